@@ -1,0 +1,51 @@
+# Two commands matter: `make demo` and `make test`. Each sets itself up on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SAMVENV := .venv-sam
+
+.PHONY: setup test lint typecheck unit bench demo serve template-check clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml layers/capi_writeback/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy layers/capi_writeback/capi_writeback
+
+unit: setup
+	bin/offline $(BIN)/python -m pytest
+
+test: lint typecheck unit
+
+bench: setup
+	$(BIN)/python -m bench
+
+demo: setup
+	$(BIN)/capi-writeback demo
+
+serve: setup
+	$(BIN)/capi-writeback serve
+
+# Template checks: cfn-lint, `sam validate --lint` and `sam build`. SAM CLI pins boto3 and
+# pydantic exactly, so it gets its own virtualenv.
+$(SAMVENV)/.installed:
+	test -x $(SAMVENV)/bin/python || $(PYTHON) -m venv $(SAMVENV)
+	$(SAMVENV)/bin/python -m pip install -q --disable-pip-version-check aws-sam-cli
+	touch $@
+
+template-check: setup $(SAMVENV)/.installed
+	$(BIN)/cfn-lint template.yaml
+	$(SAMVENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+	$(SAMVENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build
+
+clean:
+	rm -rf $(VENV) $(SAMVENV) .aws-sam

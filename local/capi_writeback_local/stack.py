@@ -1,0 +1,311 @@
+"""The embedded AWS stack: DynamoDB tables and secrets emulated by moto, built from template.yaml.
+
+`create_tables` creates tables from the template's own `AWS::DynamoDB::Table` properties, so the
+tables the tests and the demo use are exactly the ones `sam deploy` creates (keys, GSI, TTL). The
+environment variable that carries each table name is read from the template's Globals too.
+`EmbeddedStack` runs moto as a threaded HTTP server on 127.0.0.1 and points boto3 at it through
+AWS_ENDPOINT_URL, so the handlers run unchanged, in-process or in a dev server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from capi_writeback_local.cfn_template import DEFAULT_TEMPLATE, load_template, resources_of_type
+
+TABLE_TYPE = "AWS::DynamoDB::Table"
+DEFAULT_PREFIX = "capi-writeback-"
+SECRET_PREFIX = "capi-writeback/connections/"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+}
+
+
+def table_env_vars(template: Mapping[str, Any]) -> dict[str, str]:
+    """Environment variable -> table logical id, from Globals.Function.Environment (`!Ref <Table>`)."""
+    tables = resources_of_type(dict(template), TABLE_TYPE)
+    variables = (
+        ((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}
+    ).get("Variables") or {}
+    found: dict[str, str] = {}
+    for env_var, value in variables.items():
+        if isinstance(value, dict) and value.get("Ref") in tables:
+            found[env_var] = value["Ref"]
+    return found
+
+
+def default_table_name(logical_id: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """'AuditTable' -> 'capi-writeback-audit' (local names; CloudFormation names deployed ones)."""
+    base = logical_id.removesuffix("Table")
+    return prefix + re.sub(r"(?<!^)(?=[A-Z])", "-", base).lower()
+
+
+def table_env(template_path: str | Path = DEFAULT_TEMPLATE, prefix: str = DEFAULT_PREFIX) -> dict[str, str]:
+    """Environment variable -> local table name, e.g. {"AUDIT_TABLE": "capi-writeback-audit", ...}."""
+    env = table_env_vars(load_template(template_path))
+    return {env_var: default_table_name(logical_id, prefix) for env_var, logical_id in env.items()}
+
+
+def _sse(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """CloudFormation SSESpecification -> the CreateTable API's spelling."""
+    out: dict[str, Any] = {"Enabled": bool(spec.get("SSEEnabled", False))}
+    if "SSEType" in spec:
+        out["SSEType"] = spec["SSEType"]
+    if "KMSMasterKeyId" in spec:
+        out["KMSMasterKeyId"] = spec["KMSMasterKeyId"]
+    return out
+
+
+def create_table_request(name: str, properties: Mapping[str, Any]) -> dict[str, Any]:
+    """The CreateTable request for one template table (TTL and PITR are separate calls)."""
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "KeySchema": properties["KeySchema"],
+        "BillingMode": properties.get("BillingMode", "PROVISIONED"),
+    }
+    if request["BillingMode"] == "PROVISIONED":
+        request["ProvisionedThroughput"] = properties["ProvisionedThroughput"]
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+        if key in properties:
+            request[key] = properties[key]
+    if "SSESpecification" in properties:
+        request["SSESpecification"] = _sse(properties["SSESpecification"])
+    return request
+
+
+def create_tables(
+    dynamodb_client: Any,
+    template_path: str | Path = DEFAULT_TEMPLATE,
+    names: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Create every table of the template; return {env var: table name} for the code to use.
+
+    `names` maps logical id -> table name (default `default_table_name`). TTL and point-in-time
+    recovery are applied as the template declares them.
+    """
+    template = load_template(template_path)
+    tables = resources_of_type(template, TABLE_TYPE)
+    chosen = {lid: (names or {}).get(lid) or default_table_name(lid) for lid in tables}
+    for logical_id, resource in tables.items():
+        properties = resource.get("Properties") or {}
+        name = chosen[logical_id]
+        dynamodb_client.create_table(**create_table_request(name, properties))
+        ttl = properties.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb_client.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        pitr = properties.get("PointInTimeRecoverySpecification")
+        if pitr and pitr.get("PointInTimeRecoveryEnabled"):
+            dynamodb_client.update_continuous_backups(
+                TableName=name,
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+            )
+    return {env_var: chosen[lid] for env_var, lid in table_env_vars(template).items()}
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    """What `seed_demo` created. `api_token` is the only copy of the raw token (stored hashed)."""
+
+    api_token: str
+    workspace_id: str
+    user_id: str
+    profile_id: str
+    pixel_id: str
+    secret_id: str
+
+    def __repr__(self) -> str:
+        return (f"DemoSeed(api_token='***', workspace_id={self.workspace_id!r}, user_id={self.user_id!r}, "
+                f"profile_id={self.profile_id!r}, pixel_id={self.pixel_id!r}, secret_id={self.secret_id!r})")
+
+
+class EmbeddedStack:
+    """moto on 127.0.0.1 with the template's tables, as a context manager.
+
+    While active, AWS_ENDPOINT_URL, fake credentials, the region and every table env var point at
+    it; leaving restores the previous environment and stops the server.
+    """
+
+    def __init__(
+        self,
+        template_path: str | Path = DEFAULT_TEMPLATE,
+        region: str = "us-east-1",
+        port: int = 0,
+        execute_state_machines: bool = False,
+    ) -> None:
+        self.template_path = Path(template_path)
+        self.region = region
+        self.port = port
+        self.execute_state_machines = execute_state_machines
+        self.endpoint_url = ""
+        self.env: dict[str, str] = {}
+        self.tables: dict[str, str] = {}
+        self._server: Any = None
+        self._saved_env: dict[str, str | None] = {}
+
+    def start(self) -> EmbeddedStack:
+        """Start moto, set the environment, create the tables."""
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        if self.execute_state_machines:
+            self._moto_config({"stepfunctions": {"execute_state_machine": True},
+                               "lambda": {"use_docker": False}})
+        self._set_env({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url,
+                       "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region})
+        self.tables = create_tables(self.client("dynamodb"), self.template_path)
+        self._set_env(self.tables)
+        self.env = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url,
+                    "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region, **self.tables}
+        return self
+
+    def stop(self) -> None:
+        """Restore the environment and stop the server (safe to call twice)."""
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> EmbeddedStack:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def client(self, service: str) -> Any:
+        """A boto3 client bound to this stack (explicit endpoint, so it never reaches real AWS)."""
+        import boto3
+
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url,
+                            aws_access_key_id="testing", aws_secret_access_key="testing",
+                            aws_session_token="testing")
+
+    def reset(self) -> None:
+        """Empty every moto backend, then recreate the tables."""
+        self._post("/moto-api/reset", b"")
+        self.tables = create_tables(self.client("dynamodb"), self.template_path)
+
+    def _moto_config(self, config: Mapping[str, Any]) -> None:
+        self._post("/moto-api/config", json.dumps(config).encode())
+
+    def _post(self, path: str, body: bytes) -> None:
+        request = urllib.request.Request(self.endpoint_url + path, data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    def _set_env(self, values: Mapping[str, str]) -> None:
+        for key, value in values.items():
+            if key not in self._saved_env:
+                self._saved_env[key] = os.environ.get(key)
+            os.environ[key] = value
+
+    def seed_demo(
+        self,
+        pixel_id: str = "1234567890",
+        meta_token: str = "test-token",
+        *,
+        workspace_id: str = "ws_demo",
+        user_id: str = "user_demo",
+        profile_id: str = "prof_demo",
+        api_token: str | None = None,
+        role: str = "owner",
+        test_event_code: str | None = "TEST12345",
+        country: str | None = "US",
+        currency: str | None = "USD",
+        token_ttl_seconds: int = 30 * 86400,
+    ) -> DemoSeed:
+        """Seed one ready-to-use workspace: write-back on, an owner, an mcp:write token, a profile
+        with an active Meta connection, and the connection's secret."""
+        return seed_demo(self.client("dynamodb"), self.client("secretsmanager"), self.tables,
+                         pixel_id=pixel_id, meta_token=meta_token, workspace_id=workspace_id,
+                         user_id=user_id, profile_id=profile_id, api_token=api_token, role=role,
+                         test_event_code=test_event_code, country=country, currency=currency,
+                         token_ttl_seconds=token_ttl_seconds)
+
+
+def seed_demo(
+    dynamodb_client: Any,
+    secrets_client: Any,
+    tables: Mapping[str, str],
+    *,
+    pixel_id: str,
+    meta_token: str,
+    workspace_id: str = "ws_demo",
+    user_id: str = "user_demo",
+    profile_id: str = "prof_demo",
+    api_token: str | None = None,
+    role: str = "owner",
+    test_event_code: str | None = "TEST12345",
+    country: str | None = "US",
+    currency: str | None = "USD",
+    token_ttl_seconds: int = 30 * 86400,
+    now: float | None = None,
+) -> DemoSeed:
+    """Write the demo workspace with plain boto3 clients (works under `mock_aws` too).
+
+    Item layouts follow docs/architecture.md "Stored state"; the token is stored only as sha256.
+    """
+    from boto3.dynamodb.types import TypeSerializer
+    from capi_writeback.auth import token_hash
+
+    now = time.time() if now is None else now
+    api_token = api_token or "cwb_" + secrets.token_urlsafe(24)
+    secret_id = SECRET_PREFIX + profile_id
+    serializer = TypeSerializer()
+
+    def put(env_var: str, item: Mapping[str, Any]) -> None:
+        dynamodb_client.put_item(TableName=tables[env_var],
+                                 Item={k: serializer.serialize(v) for k, v in item.items()})
+
+    put("WORKSPACES_TABLE", {"workspace_id": workspace_id, "sk": "SETTINGS",
+                             "writeback_enabled": True, "name": "Demo workspace"})
+    put("WORKSPACES_TABLE", {"workspace_id": workspace_id, "sk": f"MEMBER#{user_id}", "role": role})
+    expires_at = int(now) + token_ttl_seconds
+    put("TOKENS_TABLE", {"token_hash": token_hash(api_token), "workspace_id": workspace_id,
+                         "user_id": user_id, "scopes": ["mcp:read", "mcp:write"],
+                         "expires_at": expires_at, "ttl": expires_at + 86400})
+    connection: dict[str, Any] = {"pixel_id": pixel_id, "secret_id": secret_id, "status": "active",
+                                  "api_version": os.environ.get("META_API_VERSION", "v25.0")}
+    if test_event_code:
+        connection["test_event_code"] = test_event_code
+    settings: dict[str, Any] = {"action_source": "system_generated", "event_mapping": {},
+                                "column_mapping": {}}
+    if country:
+        settings["country"] = country
+    if currency:
+        settings["currency"] = currency
+    put("PROFILES_TABLE", {"profile_id": profile_id, "workspace_id": workspace_id,
+                           "name": "Demo profile", "settings": settings, "connection": connection})
+    secret_string = json.dumps({"access_token": meta_token})
+    try:
+        secrets_client.create_secret(Name=secret_id, SecretString=secret_string)
+    except secrets_client.exceptions.ResourceExistsException:
+        secrets_client.put_secret_value(SecretId=secret_id, SecretString=secret_string)
+    return DemoSeed(api_token=api_token, workspace_id=workspace_id, user_id=user_id,
+                    profile_id=profile_id, pixel_id=pixel_id, secret_id=secret_id)

@@ -65,6 +65,9 @@ ERRORS: dict[str, ErrorSpec] = {
     "META_UNAVAILABLE": ErrorSpec(
         504, "Meta kept failing after retries.",
         "Retry later with the same idempotency_key; nothing accepted will be sent twice."),
+    "NOT_FOUND": ErrorSpec(
+        404, "No such route.",
+        "Check the method and path against /v1/openapi.json."),
     "INTERNAL": ErrorSpec(
         500, "An unexpected error occurred.",
         "Retry; if it persists, report the request_id."),
@@ -162,6 +165,10 @@ class MetaRejected(ApiError):
 
 class MetaUnavailable(ApiError):
     type = "META_UNAVAILABLE"
+
+
+class NotFound(ApiError):
+    type = "NOT_FOUND"
 
 
 class Internal(ApiError):

@@ -1,0 +1,159 @@
+"""Resolver factory and Lambda entry point shared by every HTTP function.
+
+`make_handler(register_x, ..., direct=flow_fn)` gives a `lambda_handler(event, context)` that
+- answers API Gateway proxy events through a Powertools resolver with only the given routes;
+- with `direct`, also accepts a direct invocation (Step Functions: no `requestContext`/`httpMethod`):
+  `{"profile_id", "actor", "selection": {...}, "idempotency_key"?, "test_event_code"?, "preview_id"?,
+  "pixel_id"?}` → the same response dict, or an exception whose class name is the SPEC error type;
+- shapes every failure as a SPEC §3.3 error body (INTERNAL only for the unexpected, never a trace);
+- sets the API Gateway request id as the log correlation id and flushes metrics once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import ValidationException
+from pydantic import BaseModel, ValidationError
+
+from capi_writeback import observability as obs
+from capi_writeback.api.errors import as_api_error, direct_error, validation_error
+from capi_writeback.auth import Principal
+from capi_writeback.errors import ApiError, Internal, NotFound, ValidationFailed
+from capi_writeback.flow import Call
+
+Register = Callable[[APIGatewayRestResolver], None]
+LambdaHandler = Callable[[Any, Any], dict[str, Any]]
+
+
+def build_resolver(*registrations: Register) -> APIGatewayRestResolver:
+    """A resolver with the given routes and the SPEC error shaping."""
+    app = APIGatewayRestResolver(enable_validation=True)
+    for register in registrations:
+        register(app)
+
+    def request_id() -> str | None:
+        context = app.current_event.raw_event.get("requestContext") or {}
+        value = context.get("requestId")
+        return str(value) if value else None
+
+    def respond(error: ApiError) -> Response[str]:
+        headers = dict(error.headers)
+        return Response(status_code=error.status, content_type="application/json",
+                        body=json.dumps(error.body(request_id())), headers=headers)
+
+    def _api_error(exc: ApiError) -> Response[str]:
+        obs.logger.info("request refused", extra={"error_type": exc.type, "status": exc.status})
+        return respond(exc)
+
+    def _validation(exc: ValidationException) -> Response[str]:
+        error = validation_error(exc.errors())
+        obs.logger.info("request invalid", extra={"error_type": error.type,
+                                                  "fields": [d["field"] for d in error.details]})
+        return respond(error)
+
+    def _model_validation(exc: ValidationError) -> Response[str]:
+        return respond(validation_error(exc.errors()))
+
+    def _not_found(exc: NotFoundError) -> Response[str]:
+        return respond(NotFound())
+
+    def _unexpected(exc: Exception) -> Response[str]:
+        obs.logger.exception("unexpected error", extra={"error_class": type(exc).__name__})
+        return respond(Internal())
+
+    app.exception_handler(ApiError)(_api_error)
+    app.exception_handler(ValidationException)(_validation)
+    app.exception_handler(ValidationError)(_model_validation)
+    app.exception_handler(NotFoundError)(_not_found)
+    app.exception_handler(Exception)(_unexpected)
+    return app
+
+
+def _request_id_of(event: Mapping[str, Any]) -> str | None:
+    context = event.get("requestContext")
+    if isinstance(context, Mapping) and context.get("requestId"):
+        return str(context["requestId"])
+    return None
+
+
+def _is_http(event: Any) -> bool:
+    return isinstance(event, Mapping) and ("requestContext" in event or "httpMethod" in event)
+
+
+def make_handler(*registrations: Register,
+                 direct: tuple[type[BaseModel], Callable[[Call, Any], dict[str, Any]],
+                               type[BaseModel]] | None = None) -> LambdaHandler:
+    """The function's `lambda_handler`. `direct` = (request model, flow function, response model)."""
+    app = build_resolver(*registrations)
+
+    def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+        try:
+            if direct is not None and not _is_http(event):
+                return _invoke_direct(event, context, *direct)
+            request_id = _request_id_of(event) if isinstance(event, Mapping) else None
+            obs.logger.set_correlation_id(request_id)
+            try:
+                return app.resolve(event, context)
+            except Exception as exc:  # the event itself is unusable (not a proxy event)
+                obs.logger.exception("cannot resolve event", extra={"error_class": type(exc).__name__})
+                error = as_api_error(exc)
+                return {"statusCode": error.status, "headers": {"Content-Type": "application/json"},
+                        "body": json.dumps(error.body(request_id)), "isBase64Encoded": False}
+        finally:
+            obs.flush()
+
+    lambda_handler.resolver = app  # type: ignore[attr-defined]
+    return lambda_handler
+
+
+DIRECT_BODY_KEYS = ("idempotency_key", "test_event_code", "preview_id", "pixel_id")
+
+
+def _invoke_direct(event: Any, context: Any, model: type[BaseModel],
+                   operation: Callable[[Call, Any], dict[str, Any]],
+                   response_model: type[BaseModel]) -> dict[str, Any]:
+    """A Step Functions task: same validation, prerequisites (no scope) and audit as over HTTP."""
+    request_id = str(getattr(context, "aws_request_id", None) or uuid.uuid4())
+    obs.logger.set_correlation_id(request_id)
+    try:
+        call, body = _parse_direct(event, request_id)
+        try:
+            request = model.model_validate(body)
+        except ValidationError as exc:
+            raise validation_error(exc.errors()) from None
+        result = operation(call, request)
+        return response_model.model_validate(result).model_dump(mode="json")
+    except Exception as exc:
+        error = as_api_error(exc)
+        if error.type == "INTERNAL":
+            obs.logger.exception("unexpected error", extra={"error_class": type(exc).__name__})
+        else:
+            obs.logger.info("direct invocation refused", extra={"error_type": error.type})
+        raise direct_error(error, request_id) from None
+
+
+def _parse_direct(event: Any, request_id: str) -> tuple[Call, dict[str, Any]]:
+    if not isinstance(event, Mapping):
+        raise ValidationFailed("The invocation payload must be a JSON object.",
+                               details=[{"field": "event", "message": "not an object"}])
+    problems = []
+    for name in ("profile_id", "actor"):
+        value = event.get(name)
+        if not isinstance(value, str) or not value.strip() or len(value) > 128:
+            problems.append({"field": name, "message": "required: a non-empty string (max 128)"})
+    selection = event.get("selection", {})
+    if not isinstance(selection, Mapping):
+        problems.append({"field": "selection", "message": "must be an object"})
+    if problems:
+        raise ValidationFailed(details=problems)
+    body = dict(selection)
+    body.update({k: event[k] for k in DIRECT_BODY_KEYS if event.get(k) is not None})
+    call = Call(principal=Principal.actor(str(event["actor"])), profile_id=str(event["profile_id"]),
+                request_id=request_id)
+    return call, body

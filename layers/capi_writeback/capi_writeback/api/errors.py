@@ -1,0 +1,85 @@
+"""Shaping every failure into the SPEC §3.3 error body, for HTTP responses and direct invocations.
+
+Pydantic's messages are kept, its `input` values never are (they may be a customer's email).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from capi_writeback.errors import ApiError, Internal, ValidationFailed
+
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+def validation_details(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Pydantic/Powertools errors as [{"field": "rows.3", "type": ..., "message": ...}] (no inputs)."""
+    details = []
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ())]
+        kind = str(error.get("type", "invalid"))
+        if kind == "json_invalid":
+            ctx = error.get("ctx") or {}
+            position = loc[1] if len(loc) > 1 else "?"
+            details.append({"field": "body", "type": kind,
+                            "message": f"Malformed JSON: {ctx.get('error', 'cannot parse')} "
+                                       f"(at character {position})"})
+            continue
+        if loc and loc[0] in _LOCATIONS:
+            loc = loc[1:]
+        message = str(error.get("msg") or kind)
+        details.append({"field": ".".join(loc) or "body", "type": kind, "message": message})
+    return details
+
+
+def validation_error(errors: Iterable[Mapping[str, Any]]) -> ValidationFailed:
+    return ValidationFailed(details=validation_details(errors))
+
+
+def as_api_error(exc: BaseException) -> ApiError:
+    """Any exception as an ApiError: ApiErrors as they are, validation failures as VALIDATION_ERROR,
+    anything else as INTERNAL (no message or trace from the exception reaches the caller)."""
+    if isinstance(exc, ApiError):
+        return exc
+    errors = getattr(exc, "errors", None)
+    if callable(errors) and _is_validation(exc):
+        return validation_error(errors())
+    return Internal()
+
+
+def _is_validation(exc: BaseException) -> bool:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return True
+    try:
+        from aws_lambda_powertools.event_handler.openapi.exceptions import ValidationException
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, ValidationException)
+
+
+def http_response(error: ApiError, request_id: str | None) -> tuple[int, str, dict[str, str]]:
+    """Status, JSON body and headers of an error response."""
+    return error.status, json.dumps(error.body(request_id)), dict(error.headers)
+
+
+class DirectInvocationError(Exception):
+    """Base of the errors raised to Step Functions; the subclass name is the SPEC error type."""
+
+
+_DIRECT_TYPES: dict[str, type[DirectInvocationError]] = {}
+
+
+def direct_error(error: ApiError, request_id: str | None) -> DirectInvocationError:
+    """An exception whose class name (Lambda's errorType) is the SPEC type, e.g. `CIRCUIT_OPEN`, and
+    whose message is the JSON error body, so a state machine can Catch/Retry on the type."""
+    cls = _DIRECT_TYPES.get(error.type)
+    if cls is None:
+        cls = _DIRECT_TYPES[error.type] = type(error.type, (DirectInvocationError,), {
+            "__module__": __name__, "__doc__": f"SPEC error {error.type}."})
+    exc = cls(json.dumps(error.body(request_id)))
+    exc.api_error = error  # type: ignore[attr-defined]
+    return exc

@@ -1,0 +1,92 @@
+"""The operations around the flow: storing conversions, reading the audit trail, resetting the breaker.
+
+Who may do what:
+- store conversions: scope mcp:write, any writing role (owner, admin, member); write-back need not be
+  enabled (storing is not sending) and no Meta connection is needed. Rows are normalized and hashed
+  by `rows.prepare_for_storage` before they are written: no raw PII at rest.
+- read the audit trail: scope mcp:read or mcp:write, owners and admins.
+- reset the breaker: scope mcp:write, owners and admins; audited like a step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from capi_writeback.api.models import StoreConversionsRequest
+from capi_writeback.auth import ADMIN_ROLES, READ_SCOPE, WRITE_SCOPE, WRITER_ROLES, check_access, find_profile
+from capi_writeback.errors import ValidationFailed
+from capi_writeback.flow.selection import profile_settings
+from capi_writeback.flow.services import Services, default_services
+from capi_writeback.flow.trail import Call, Note, audited
+from capi_writeback.observability import logger
+
+MAX_AUDIT_PAGE = 100
+
+
+def store_conversions(call: Call, request: StoreConversionsRequest,
+                      services: Services | None = None) -> dict[str, Any]:
+    """Upsert rows by conversion_id; rows that can never become an event are rejected one by one."""
+    from capi_writeback.rows import prepare_for_storage
+
+    services = services or default_services()
+    access = check_access(services.directory, call.principal, call.profile_id, roles=WRITER_ROLES,
+                          writeback=False, connection=False)
+    settings = profile_settings(access.profile)
+    now = services.clock()
+    by_id: dict[str, Any] = {}
+    rejected: list[dict[str, Any]] = []
+    for index, raw in enumerate(request.rows):
+        prepared = prepare_for_storage(raw, settings, now)
+        reason = getattr(prepared, "reason", None)
+        if reason is not None and not isinstance(prepared, dict):
+            cid = raw.get("conversion_id")
+            rejected.append({"index": index, "conversion_id": str(cid) if cid is not None else None,
+                             "reason": str(getattr(reason, "value", reason)),
+                             "detail": getattr(prepared, "detail", None)})
+            continue
+        stored = prepared if isinstance(prepared, dict) else _as_dict(prepared)
+        by_id[str(stored["conversion_id"])] = stored  # the last row of a conversion_id wins
+    if by_id:
+        services.conversions.put_rows(access.profile_id, list(by_id.values()))
+    logger.info("conversions stored", extra={"stored": len(by_id), "rejected": len(rejected)})
+    return {"stored": len(by_id), "rejected": rejected}
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return dict(value)
+
+
+def list_audit(call: Call, limit: int, cursor: str | None,
+               services: Services | None = None) -> dict[str, Any]:
+    """One page of the profile's audit rows, newest first."""
+    services = services or default_services()
+    access = check_access(services.directory, call.principal, call.profile_id,
+                          scopes=(READ_SCOPE, WRITE_SCOPE), writeback=False, connection=False)
+    try:
+        rows, next_cursor = services.audit.list(access.profile_id, limit, cursor)
+    except ValueError as exc:
+        raise ValidationFailed("The pagination cursor is not valid.",
+                               fix="Pass the `next` value of the previous page unchanged, or omit it.",
+                               details=[{"field": "next", "message": "invalid cursor"}]) from exc
+    return {"items": [_as_dict(r) for r in rows], "next": next_cursor}
+
+
+def reset_breaker(call: Call, services: Services | None = None) -> dict[str, Any]:
+    """An admin closes the profile's circuit breaker (audited)."""
+    services = services or default_services()
+
+    def body(note: Note) -> dict[str, Any]:
+        profile = find_profile(services.directory, call.principal, call.profile_id)
+        if profile is not None:
+            note.workspace_id = str(profile.get("workspace_id"))
+        access = check_access(services.directory, call.principal, call.profile_id, roles=ADMIN_ROLES,
+                              writeback=False, connection=False, profile=profile)
+        services.breaker.reset(access.profile_id)
+        logger.info("circuit breaker reset", extra={"profile_id": access.profile_id})
+        return {"operation": "breaker_reset", "request_id": call.request_id,
+                "profile_id": access.profile_id, "breaker": "closed"}
+
+    return audited(services, call, "breaker_reset", body)

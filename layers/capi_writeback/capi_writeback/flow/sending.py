@@ -1,0 +1,88 @@
+"""Meta's batch results in the API's terms: batch summaries, confirm status, typed Meta errors.
+
+A batch Meta processed (`accepted`, or `partially_rejected` after the client isolated the bad events)
+is done: resending it cannot help and would send its good events twice. Only `failed` batches are
+sent again on a retry with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from capi_writeback.errors import ApiError, MetaRejected, MetaUnavailable
+
+DONE_STATUSES = frozenset({"accepted", "partially_rejected"})
+
+
+def meta_error_details(error: Any) -> dict[str, Any]:
+    """Meta's code, subcode, fbtrace_id and fix hint of a MetaError (never a token: it has none)."""
+    details: dict[str, Any] = {}
+    for name in ("code", "subcode", "fbtrace_id", "error_type", "http_status", "is_transient"):
+        value = getattr(error, name, None)
+        if value is not None:
+            details[name] = value
+    message = getattr(error, "user_msg", None) or str(error)
+    if message:
+        details["message"] = message
+    fix = getattr(error, "fix", None)
+    if fix:
+        details["fix"] = fix
+    return details
+
+
+def batch_summary(result: Any) -> dict[str, Any]:
+    """The JSON summary of one BatchResult, as stored in the ledger and returned in `batches`."""
+    fbtrace_ids = [str(t) for t in (getattr(result, "fbtrace_ids", None) or []) if t]
+    summary: dict[str, Any] = {
+        "index": int(result.index),
+        "event_count": int(result.event_count),
+        "events_received": int(result.events_received or 0),
+        "fbtrace_id": fbtrace_ids[0] if fbtrace_ids else None,
+        "fbtrace_ids": fbtrace_ids,
+        "status": str(result.status),
+    }
+    rejected = getattr(result, "rejected", None) or []
+    if rejected:
+        summary["rejected"] = [
+            {"position": r.position, "event_id": r.event_id, "code": r.code, "subcode": r.subcode,
+             "message": r.message}
+            for r in rejected
+        ]
+    if getattr(result, "error", None) is not None:
+        summary["error"] = meta_error_details(result.error)
+        summary["error"]["transient"] = is_unavailable(result.error)
+    return summary
+
+
+def is_unavailable(error: Any) -> bool:
+    """True for Meta errors that are outages (retry later), False for refusals of the payload."""
+    try:
+        from capi_writeback.meta.errors import MetaUnavailableError
+    except ImportError:  # pragma: no cover - the client package is part of the layer
+        return bool(getattr(error, "is_transient", False))
+    return isinstance(error, MetaUnavailableError) or bool(getattr(error, "is_transient", False))
+
+
+def overall_status(batches: Iterable[Mapping[str, Any]]) -> str:
+    """succeeded (every batch accepted), failed (none processed), else partially_failed."""
+    statuses = [b["status"] for b in batches]
+    if all(s == "accepted" for s in statuses):
+        return "succeeded"
+    if all(s == "failed" for s in statuses):
+        return "failed"
+    return "partially_failed"
+
+
+def failure_error(batches: Iterable[Mapping[str, Any]], details: dict[str, Any]) -> ApiError:
+    """The typed error of a wholly failed send: META_UNAVAILABLE if any batch hit an outage, else
+    META_REJECTED; details carry Meta's code/subcode/fbtrace_id of the first failed batch."""
+    failed = [b for b in batches if b.get("status") == "failed"]
+    first = next((b.get("error") or {} for b in failed), {})
+    unavailable = any((b.get("error") or {}).get("transient") for b in failed)
+    merged = {k: v for k, v in first.items() if k in ("code", "subcode", "fbtrace_id", "message")}
+    merged.update(details)
+    if unavailable:
+        return MetaUnavailable(details=merged)
+    fix = first.get("fix")
+    return MetaRejected(fix=str(fix) if fix else None, details=merged)

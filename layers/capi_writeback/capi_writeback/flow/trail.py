@@ -1,0 +1,105 @@
+"""Exactly one audit row per operation, refused and failed ones included (SPEC §6).
+
+Each operation runs inside `audited(...)`: the operation fills in a `Note` as it learns things
+(workspace, payload hash, event count, window, key, pixel, fbtrace ids, status) and `audited` writes
+the row once, whether the operation returned or raised. A row is written only once the profile is
+known to belong to the caller's workspace: an unknown profile id has no audit trail to write to, and
+another workspace's trail must not be written by a stranger. Rows carry ids, hashes and counts only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from capi_writeback.errors import ApiError
+from capi_writeback.flow.services import Services
+from capi_writeback.observability import logger
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Call:
+    """Who asks for what, under which request id (no AWS event shapes beyond this)."""
+
+    principal: Any  # capi_writeback.auth.Principal
+    profile_id: str
+    request_id: str | None
+
+
+@dataclass
+class Note:
+    """What the audit row of an operation will say; filled in while the operation runs."""
+
+    workspace_id: str | None = None
+    payload_hash: str | None = None
+    event_count: int = 0
+    window: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+    pixel_id: str | None = None
+    fbtrace_ids: list[str] = field(default_factory=list)
+    status: str = "succeeded"
+    failed_status: str = "refused"
+    error: dict[str, Any] | None = None
+
+
+def iso_ms(ts: float) -> str:
+    """ISO-8601 UTC with milliseconds, as used for audit timestamps and windows."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
+
+
+def audited(services: Services, call: Call, operation: str, body: Callable[[Note], T]) -> T:
+    """Run `body`, then append the operation's single audit row (also when `body` raised)."""
+    note = Note()
+    try:
+        result = body(note)
+    except ApiError as exc:
+        note.status = note.failed_status
+        error: dict[str, Any] = {"type": exc.type, "message": exc.message}
+        if isinstance(exc.details, dict):
+            error.update({k: exc.details[k] for k in ("code", "subcode", "fbtrace_id") if k in exc.details})
+        note.error = error
+        _append(services, call, operation, note)
+        raise
+    except Exception as exc:
+        note.status = "error"
+        note.error = {"type": "INTERNAL", "message": type(exc).__name__}
+        try:
+            _append(services, call, operation, note)
+        except Exception:  # the original failure matters more than the audit write
+            logger.exception("audit append failed after an internal error")
+        raise
+    _append(services, call, operation, note)
+    return result
+
+
+def _append(services: Services, call: Call, operation: str, note: Note) -> None:
+    if note.workspace_id is None:
+        return  # profile unknown (or another workspace's): nothing to attribute the row to
+    from capi_writeback.rails.audit import AuditRow
+
+    now = services.clock()
+    row = AuditRow(
+        audit_id=uuid.uuid4().hex,
+        profile_id=call.profile_id,
+        workspace_id=note.workspace_id,
+        actor=call.principal.user_id,
+        operation=operation,
+        request_id=call.request_id,
+        payload_hash=note.payload_hash,
+        event_count=note.event_count,
+        window=note.window,
+        idempotency_key=note.idempotency_key,
+        pixel_id=note.pixel_id,
+        fbtrace_ids=list(note.fbtrace_ids),
+        status=note.status,
+        error=note.error,
+        created_at=iso_ms(now),
+    )
+    services.audit.append(row)
+    logger.info("audit row written", extra={"operation": operation, "status": note.status,
+                                            "audit_id": row.audit_id, "event_count": note.event_count})

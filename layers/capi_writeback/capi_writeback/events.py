@@ -1,0 +1,417 @@
+"""Rows -> Meta server events: the one function the preview, dry-run and confirm steps share.
+
+`build_events` never raises on a row: every row becomes a `BuiltEvent` or a `SkippedRow` with a
+reason code. The payload hash is of a canonical serialization, so the same input gives the same hash
+on any machine (it pins dry-run/confirm to what was previewed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+from capi_writeback.hashing import sha256_hex
+from capi_writeback.mapping import event_table, resolve_event_name
+from capi_writeback.normalize import (
+    HASHED_FIELDS,
+    RAW_FIELDS,
+    fbc_from_fbclid,
+    hashed_values,
+    normalize_currency,
+    raw_value,
+    row_country,
+)
+from capi_writeback.normalize.currency import parse_amount
+from capi_writeback.quality import LEVELS, MatchQuality, match_quality
+from capi_writeback.rows import InvalidRow, canonical_row, identity_problem, parse_occurred_at
+from capi_writeback.settings import ProfileSettings
+from capi_writeback.validate import (
+    Problem,
+    SkipReason,
+    action_source_problem,
+    app_data_problem,
+    currency_problem,
+    event_time_problem,
+    identifiers_problem,
+    purchase_problem,
+    website_problem,
+)
+
+MAX_BATCH_SIZE = 1000
+_TEXT_CUSTOM_FIELDS = ("content_type", "content_name", "content_category", "order_id", "search_string",
+                       "status")
+_WARNING_ROWS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class BuiltEvent:
+    index: int
+    conversion_id: str
+    event: dict[str, Any]
+    match_quality: MatchQuality
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    index: int
+    conversion_id: str | None
+    reason: SkipReason
+    detail: str
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    events: list[BuiltEvent]
+    skipped: list[SkippedRow]
+    warnings: list[str]
+
+    @cached_property
+    def payload(self) -> list[dict[str, Any]]:
+        """The Meta server events, in input order, exactly as they are sent."""
+        return [built.event for built in self.events]
+
+    @cached_property
+    def payload_hash(self) -> str:
+        return payload_hash(self.payload)
+
+    @property
+    def events_by_name(self) -> dict[str, int]:
+        return dict(sorted(Counter(b.event["event_name"] for b in self.events).items()))
+
+    @property
+    def match_quality(self) -> dict[str, int]:
+        counts = Counter(b.match_quality for b in self.events)
+        return {level: counts.get(level, 0) for level in LEVELS}
+
+    def batches(self, size: int = MAX_BATCH_SIZE) -> list[list[dict[str, Any]]]:
+        return batches(self.payload, size)
+
+
+def batches(events: list[dict[str, Any]], size: int = MAX_BATCH_SIZE) -> list[list[dict[str, Any]]]:
+    """Consecutive slices of at most `size` (<= 1000, Meta's limit) events, in order."""
+    if not 1 <= size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}")
+    return [events[i:i + size] for i in range(0, len(events), size)]
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one serialization hashes are computed over: sorted keys, compact, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def payload_hash(events: list[dict[str, Any]]) -> str:
+    """`sha256:<hex>` of the canonical serialization of the events list."""
+    return "sha256:" + hashlib.sha256(canonical_json(events)).hexdigest()
+
+
+def event_id_for(conversion_id: str) -> str:
+    """The event_id of a row without one: stable per conversion, so resends dedupe at Meta."""
+    return "cw-" + sha256_hex(conversion_id)[:32]
+
+
+class _Context:
+    """Per-build values derived once from the profile settings."""
+
+    def __init__(self, settings: ProfileSettings, now: float) -> None:
+        self.settings = settings
+        self.now = now
+        self.table = event_table(settings.event_mapping)
+        self.column_mapping = settings.column_mapping
+        self.action_source = (settings.action_source or "system_generated").strip().lower()
+        self.currency_given = settings.currency
+        self.currency = normalize_currency(settings.currency) if settings.currency else None
+
+
+def build_events(
+    rows: Iterable[Mapping[str, Any] | InvalidRow], settings: ProfileSettings, now: float
+) -> BuildResult:
+    """Build one Meta server event per usable row; skip the others with a reason.
+
+    `now` (unix seconds) is the clock the age/future rules use; pass it explicitly so a preview and
+    its confirm agree. Duplicate conversion_ids after the first are skipped."""
+    ctx = _Context(settings, now)
+    built: list[BuiltEvent] = []
+    skipped: list[SkippedRow] = []
+    seen: set[str] = set()
+    notes: dict[str, list[int]] = {}
+    for index, raw in enumerate(rows):
+        if not isinstance(raw, Mapping):
+            detail = raw.detail if isinstance(raw, InvalidRow) else "a row must be an object"
+            skipped.append(SkippedRow(index, None, SkipReason.INVALID_ROW, detail))
+            continue
+        try:
+            outcome = _build_one(raw, ctx)
+        except Exception as exc:  # a bug must cost one row, not the whole preview
+            skipped.append(SkippedRow(index, _conversion_id(raw), SkipReason.INVALID_ROW,
+                                      f"could not process this row ({type(exc).__name__})"))
+            continue
+        if isinstance(outcome, SkippedRow):
+            skipped.append(replace(outcome, index=index))
+            continue
+        event, warnings, conversion_id = outcome
+        if conversion_id in seen:
+            skipped.append(SkippedRow(index, conversion_id, SkipReason.DUPLICATE_CONVERSION_ID,
+                                      "an earlier row has the same conversion_id"))
+            continue
+        seen.add(conversion_id)
+        for warning in warnings:
+            notes.setdefault(warning, []).append(index)
+        built.append(BuiltEvent(index, conversion_id, event, match_quality(event["user_data"]), warnings))
+    return BuildResult(built, skipped, _summarize(notes))
+
+
+def _summarize(notes: dict[str, list[int]]) -> list[str]:
+    out = []
+    for message, indices in notes.items():
+        shown = ", ".join(str(i) for i in indices[:_WARNING_ROWS_SHOWN])
+        more = f" and {len(indices) - _WARNING_ROWS_SHOWN} more" if len(indices) > _WARNING_ROWS_SHOWN else ""
+        out.append(f"{message} (row{'s' if len(indices) > 1 else ''} {shown}{more})")
+    return out
+
+
+def _conversion_id(raw: Mapping[str, Any]) -> str | None:
+    value = raw.get("conversion_id")
+    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+def _skip(row: Mapping[str, Any], problem: Problem) -> SkippedRow:
+    return SkippedRow(-1, _conversion_id(row), problem.reason, problem.detail)
+
+
+def _build_one(raw: Mapping[str, Any], ctx: _Context) -> SkippedRow | tuple[dict[str, Any], list[str], str]:
+    row = canonical_row(raw, ctx.column_mapping)
+    rejection = identity_problem(row, ctx.table)
+    if rejection is not None:
+        return _skip(row or raw, Problem(*rejection))
+    conversion_id = str(row["conversion_id"]).strip()
+    event_time, time_warning = parse_occurred_at(row["occurred_at"])
+    warnings: list[str] = list(row["_warnings"]) if isinstance(row.get("_warnings"), list) else []
+    if time_warning:
+        warnings.append(time_warning)
+    event_name = resolve_event_name(_text(row.get("event_name")), _text(row.get("outcome_type")), ctx.table)
+    action_source = str(row["action_source"]).strip().lower() if "action_source" in row else ctx.action_source
+    problem = action_source_problem(action_source) or event_time_problem(event_time, ctx.now, action_source)
+    if problem:
+        return _skip(row, problem)
+
+    user_data = _user_data(row, ctx, event_time, warnings)
+    event: dict[str, Any] = {
+        "event_name": event_name,
+        "event_time": event_time,
+        "event_id": _text(row.get("event_id")) or event_id_for(conversion_id),
+        "action_source": action_source,
+    }
+    url = _url(row.get("event_source_url"), warnings)
+    if url:
+        event["event_source_url"] = url
+    if action_source == "website":
+        problem = website_problem(url, user_data.get("client_user_agent"))
+    elif action_source == "app":
+        problem = app_data_problem(row.get("app_data"))
+        if problem is None:
+            event["app_data"] = _app_data(row["app_data"])
+    if problem:
+        return _skip(row, problem)
+
+    custom_data, problem = _custom_data(row, ctx, event_name, warnings)
+    if problem:
+        return _skip(row, problem)
+    problem = identifiers_problem(user_data)
+    if problem:
+        return _skip(row, problem)
+    event["user_data"] = user_data
+    if custom_data:
+        event["custom_data"] = custom_data
+    _processing_options(row, event, warnings)
+    return event, warnings, conversion_id
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _url(value: Any, warnings: list[str]) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    if text.lower().startswith(("http://", "https://")) and " " not in text:
+        return text
+    warnings.append("event_source_url: dropped a value that is not an http(s) URL")
+    return None
+
+
+def _user_data(row: Mapping[str, Any], ctx: _Context, event_time: int, warnings: list[str]) -> dict[str, Any]:
+    country = row_country(row, ctx.settings.country)
+    user_data: dict[str, Any] = {}
+    for field_name, (key, _normalizer) in HASHED_FIELDS.items():
+        if field_name in row:
+            values = hashed_values(row, field_name, country, warnings)
+            if values:
+                user_data[key] = values
+    for field_name in RAW_FIELDS:
+        if field_name in row:
+            value = raw_value(row, field_name, warnings)
+            if value is not None:
+                user_data[field_name] = value
+    if "fbc" not in user_data and "fbclid" in row:
+        fbclid = _text(row["fbclid"])
+        fbc = fbc_from_fbclid(fbclid, event_time) if fbclid else None
+        if fbc is not None:
+            user_data["fbc"] = fbc
+        else:
+            warnings.append("fbclid: dropped a value that is not a click id")
+    return user_data
+
+
+def _custom_data(
+    row: Mapping[str, Any], ctx: _Context, event_name: str, warnings: list[str]
+) -> tuple[dict[str, Any], Problem | None]:
+    custom: dict[str, Any] = {}
+    value_given = row.get("value")
+    value = parse_amount(value_given) if value_given is not None else None
+    if value_given is not None and value is None and event_name != "Purchase":
+        warnings.append("value: dropped a value that is not a non-negative number")
+    currency_given = row.get("currency")
+    if currency_given is not None:
+        currency = normalize_currency(str(currency_given))
+        problem = currency_problem(currency_given, currency)
+    else:
+        currency = ctx.currency
+        needs_currency = value is not None or event_name == "Purchase"
+        problem = currency_problem(ctx.currency_given, currency) if needs_currency else None
+    if problem:
+        return custom, problem
+    if event_name == "Purchase":
+        problem = purchase_problem(value_given, value, currency)
+        if problem:
+            return custom, problem
+    if value is not None:
+        custom["value"] = value
+    if currency is not None and (value is not None or currency_given is not None):
+        custom["currency"] = currency
+    if "content_ids" in row:
+        ids = _content_ids(row["content_ids"])
+        if ids:
+            custom["content_ids"] = ids
+        else:
+            warnings.append("content_ids: dropped a value that is not a list of ids")
+    if "contents" in row:
+        contents = _contents(row["contents"])
+        if contents is not None:
+            custom["contents"] = contents
+        else:
+            warnings.append("contents: dropped a value that is not a list of objects with an id")
+    for name in _TEXT_CUSTOM_FIELDS:
+        text = _text(row.get(name))
+        if text is not None:
+            custom[name] = text
+    if "num_items" in row:
+        number = _integer(row["num_items"])
+        if number is not None and number >= 0:
+            custom["num_items"] = number
+        else:
+            warnings.append("num_items: dropped a value that is not a whole number")
+    if "predicted_ltv" in row:
+        ltv = parse_amount(row["predicted_ltv"])
+        if ltv is not None:
+            custom["predicted_ltv"] = ltv
+        else:
+            warnings.append("predicted_ltv: dropped a value that is not a number")
+    return custom, None
+
+
+def _content_ids(value: Any) -> list[str]:
+    if isinstance(value, str):
+        parts = value.replace("|", ",").replace(";", ",").split(",")
+    elif isinstance(value, list):
+        parts = [str(v) for v in value if isinstance(v, (str, int)) and not isinstance(v, bool)]
+    elif isinstance(value, int) and not isinstance(value, bool):
+        parts = [str(value)]
+    else:
+        return []
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _contents(value: Any) -> list[dict[str, Any]] | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        return None
+    out: list[dict[str, Any]] = []
+    for item in value:
+        if not isinstance(item, dict) or _text(item.get("id")) is None:
+            return None
+        content = dict(item)
+        content["id"] = _text(item["id"])
+        if "quantity" in content:
+            quantity = _integer(content["quantity"])
+            if quantity is None:
+                return None
+            content["quantity"] = quantity
+        if "item_price" in content:
+            price = parse_amount(content["item_price"])
+            if price is None:
+                return None
+            content["item_price"] = price
+        out.append(content)
+    return out
+
+
+def _integer(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        return int(number) if number.is_integer() else None
+    return None
+
+
+def _app_data(app_data: Mapping[str, Any]) -> dict[str, Any]:
+    """app_data with extinfo padded to Meta's 16 string positions."""
+    out = dict(app_data)
+    extinfo = [("" if v is None else str(v)) for v in app_data["extinfo"]][:16]
+    out["extinfo"] = extinfo + [""] * (16 - len(extinfo))
+    return out
+
+
+def _processing_options(row: Mapping[str, Any], event: dict[str, Any], warnings: list[str]) -> None:
+    if "data_processing_options" in row:
+        options = row["data_processing_options"]
+        if isinstance(options, str):
+            options = [o.strip() for o in options.replace(";", ",").split(",") if o.strip()]
+        if isinstance(options, list) and all(isinstance(o, str) for o in options):
+            event["data_processing_options"] = options
+        else:
+            warnings.append("data_processing_options: dropped a value that is not a list of strings")
+    for name in ("data_processing_options_country", "data_processing_options_state"):
+        if name in row:
+            number = _integer(row[name])
+            if number is not None:
+                event[name] = number
+            else:
+                warnings.append(f"{name}: dropped a value that is not a whole number")

@@ -1,0 +1,58 @@
+"""Fields Meta wants unhashed or as an opaque id: external_id (trimmed, hashed by the caller),
+client_ip_address, client_user_agent, fbc, fbp (CAPI-REFERENCE §3.1, §3.3)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+# fb.<subdomain index>.<creation time ms>.<random or fbclid>[.<parameter-builder appendix>]
+_FB_COOKIE = re.compile(r"fb\.\d\.\d{10,13}\.[^.\s]+(?:\.[A-Za-z0-9_-]{2,8})?")
+_APPENDIX = re.compile(r"[A-Za-z0-9_-]{2,8}")
+_FBCLID = re.compile(r"[A-Za-z0-9_-]{8,}")
+
+
+def normalize_external_id(value: str, country: str | None = None) -> str | None:
+    """Trimmed as given (ids are case-sensitive); empty -> None."""
+    text = value.strip()
+    return text or None
+
+
+def normalize_ip(value: str) -> str | None:
+    """A valid IPv4/IPv6 address, optionally with a parameter-builder `.appendix`; else None."""
+    text = value.strip()
+    if _valid_ip(text):
+        return text
+    head, _, tail = text.rpartition(".")
+    if head and _APPENDIX.fullmatch(tail) and not tail.isdigit() and _valid_ip(head):
+        return text
+    return None
+
+
+def _valid_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def normalize_user_agent(value: str) -> str | None:
+    """The user agent as sent by the browser, trimmed; empty -> None."""
+    text = value.strip()
+    return text or None
+
+
+def normalize_fb_cookie(value: str) -> str | None:
+    """An `_fbc`/`_fbp` value in Meta's `fb.<i>.<ms>.<id>` form, kept exactly (fbclid is
+    case-sensitive); anything else -> None."""
+    text = value.strip()
+    return text if _FB_COOKIE.fullmatch(text) else None
+
+
+def fbc_from_fbclid(fbclid: str, occurred_at: int) -> str | None:
+    """`fb.1.<ms>.<fbclid>` with the conversion's time, so the same row always gives the same fbc."""
+    text = fbclid.strip()
+    if _FBCLID.fullmatch(text) is None:
+        return None
+    return f"fb.1.{occurred_at * 1000}.{text}"

@@ -1,0 +1,113 @@
+"""State, postal code and country (CAPI-REFERENCE §3.1).
+
+- state: US state names -> 2-letter codes; other values lowercase without punctuation or spaces
+  (not truncated).
+- zip: lowercase, no spaces or dashes; US ZIP+4 -> 5 digits; UK postcodes without the space.
+- country: names (many languages, from phonenumbers' locale data) -> ISO 3166-1 alpha-2.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+import phonenumbers
+
+US_STATES = {
+    "alabama": "al", "alaska": "ak", "arizona": "az", "arkansas": "ar", "california": "ca",
+    "colorado": "co", "connecticut": "ct", "delaware": "de", "districtofcolumbia": "dc",
+    "washingtondc": "dc", "florida": "fl", "georgia": "ga", "hawaii": "hi", "idaho": "id",
+    "illinois": "il", "indiana": "in", "iowa": "ia", "kansas": "ks", "kentucky": "ky",
+    "louisiana": "la", "maine": "me", "maryland": "md", "massachusetts": "ma", "michigan": "mi",
+    "minnesota": "mn", "mississippi": "ms", "missouri": "mo", "montana": "mt", "nebraska": "ne",
+    "nevada": "nv", "newhampshire": "nh", "newjersey": "nj", "newmexico": "nm", "newyork": "ny",
+    "northcarolina": "nc", "northdakota": "nd", "ohio": "oh", "oklahoma": "ok", "oregon": "or",
+    "pennsylvania": "pa", "rhodeisland": "ri", "southcarolina": "sc", "southdakota": "sd",
+    "tennessee": "tn", "texas": "tx", "utah": "ut", "vermont": "vt", "virginia": "va",
+    "washington": "wa", "westvirginia": "wv", "wisconsin": "wi", "wyoming": "wy",
+    "puertorico": "pr", "guam": "gu", "americansamoa": "as", "usvirginislands": "vi",
+    "northernmarianaislands": "mp",
+}
+
+# Frequent ways of writing a country that the locale data does not list.
+_COUNTRY_SYNONYMS = {
+    "usa": "us", "unitedstatesofamerica": "us", "america": "us", "us": "us", "uk": "gb",
+    "greatbritain": "gb", "britain": "gb", "england": "gb", "scotland": "gb", "wales": "gb",
+    "northernireland": "gb", "holland": "nl", "thenetherlands": "nl", "southkorea": "kr",
+    "korea": "kr", "republicofkorea": "kr", "northkorea": "kp", "russia": "ru",
+    "russianfederation": "ru", "czechia": "cz", "czechrepublic": "cz", "uae": "ae",
+    "vietnam": "vn", "ivorycoast": "ci", "turkiye": "tr", "türkiye": "tr", "deutschland": "de",
+    "españa": "es", "espana": "es", "méxico": "mx", "brasil": "br", "macedonia": "mk",
+    "burma": "mm", "eswatini": "sz", "capeverde": "cv", "hongkong": "hk", "macau": "mo",
+    "taiwan": "tw", "iran": "ir", "syria": "sy", "laos": "la", "moldova": "md", "bolivia": "bo",
+    "venezuela": "ve", "tanzania": "tz", "vatican": "va", "palestine": "ps",
+}
+
+# ISO codes phonenumbers has no numbering plan for, but that are still countries/territories.
+_EXTRA_REGIONS = frozenset({"aq", "bv", "hm", "tf", "um", "pn", "gs"})
+
+
+def _letters(value: str) -> str:
+    text = unicodedata.normalize("NFC", value).lower()
+    if not text.isalnum():
+        text = "".join(ch for ch in text if ch.isalnum())
+    return unicodedata.normalize("NFC", text)
+
+
+@lru_cache(maxsize=1)
+def _region_codes() -> frozenset[str]:
+    return frozenset(r.lower() for r in phonenumbers.SUPPORTED_REGIONS) | _EXTRA_REGIONS
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    """Country name (letters only, lowercase, any language phonenumbers knows) -> alpha-2."""
+    from phonenumbers.geodata.locale import LOCALE_DATA  # ~0.3 s: only when a name is seen
+
+    names: dict[str, str] = {}
+    for region, by_lang in LOCALE_DATA.items():
+        for name in by_lang.values():
+            if not name.startswith("*"):
+                names.setdefault(_letters(name), region.lower())
+    names.update(_COUNTRY_SYNONYMS)
+    return names
+
+
+@lru_cache(maxsize=4096)
+def normalize_country(value: str, country: str | None = None) -> str | None:
+    """`'United States'` -> `'us'`, `'DE'` -> `'de'`, `'UK'` -> `'gb'`; unknown -> None."""
+    text = _letters(value)
+    if len(text) == 2 and text in _region_codes():
+        return text
+    if text in _COUNTRY_SYNONYMS:
+        return _COUNTRY_SYNONYMS[text]
+    if len(text) < 3:
+        return None
+    return _country_names().get(text)
+
+
+@lru_cache(maxsize=8192)
+def normalize_state(value: str, country: str | None = None) -> str | None:
+    """`'California'` -> `'ca'` (US or unknown country); `'Île-de-France'` -> `'îledefrance'`."""
+    text = _letters(value)
+    if not text:
+        return None
+    if country in (None, "us") and text in US_STATES:
+        return US_STATES[text]
+    return text
+
+
+@lru_cache(maxsize=32768)
+def normalize_zip(value: str, country: str | None = None) -> str | None:
+    """`'94107-1234'` -> `'94107'`, `'M1 1AE'` -> `'m11ae'`; US ZIPs that lost a leading zero get
+    it back (`'2134'` with country us -> `'02134'`)."""
+    text = _letters(value)
+    if not text:
+        return None
+    if text.isdigit() and (country == "us" or (country is None and len(text) == 9)):
+        if len(text) in (5, 9):
+            return text[:5]
+        if country == "us" and len(text) in (3, 4):
+            return text.zfill(5)
+        return None if country == "us" else text
+    return text

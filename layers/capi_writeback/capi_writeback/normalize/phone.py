@@ -1,0 +1,65 @@
+"""Phone: E.164 digits without '+' (CAPI-REFERENCE §3.1), country code added from the row's or
+profile's country when missing.
+
+Letters and symbols are stripped first, as Meta says. Numbers written internationally ('+' or '00')
+take a cheap path; national numbers go through `phonenumbers` (about 15-25 µs a call), cached
+because the same numbers repeat across rows and exports.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
+_NANP = frozenset({"us", "ca", "pr", "vi", "gu", "as", "mp", "um"})
+_DIGITS = frozenset("0123456789")
+
+
+def normalize_phone(value: str, country: str | None = None) -> str | None:
+    """`'(650) 555-1212'` with country us -> `'16505551212'`; unusable numbers give None."""
+    text = value.strip()
+    international = text.startswith("+")
+    digits = "".join(ch for ch in text if ch in _DIGITS)
+    if not digits:
+        return None
+    if not international and digits.startswith("00"):
+        international, digits = True, digits[2:]
+    if international:
+        return _international(digits)
+    if country is None:
+        # No country to infer from: accept it only if it already carries a country code.
+        return _international(digits)
+    if country in _NANP:
+        if len(digits) == 10 and digits[0] in "23456789":
+            return "1" + digits
+        if len(digits) == 11 and digits[0] == "1" and digits[1] in "23456789":
+            return digits
+    return _national(digits, country.upper())
+
+
+def _international(digits: str) -> str | None:
+    digits = digits.lstrip("0")
+    if not 8 <= len(digits) <= 15:
+        return None
+    if not any(int(digits[:n]) in COUNTRY_CODE_TO_REGION_CODE for n in (1, 2, 3)):
+        return None
+    return _possible("+" + digits, None)
+
+
+@lru_cache(maxsize=65536)
+def _national(digits: str, region: str) -> str | None:
+    return _possible(digits, region)
+
+
+@lru_cache(maxsize=65536)
+def _possible(text: str, region: str | None) -> str | None:
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    # E.164 keeps meaningful leading zeros (Italy); national_number alone would lose them.
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]

@@ -1,0 +1,276 @@
+"""Conversion rows (SPEC §4): reading JSON Lines / CSV, canonical keys (synonyms, CAPI's own keys,
+a profile column mapping), timestamps, and the hashed form a row is stored in.
+
+A stored row holds no raw PII: every hashed field is already normalized and hashed, so building an
+event from it gives the same event as building from the raw row.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
+from typing import IO, Any, NamedTuple
+
+from capi_writeback.mapping import EventNameError, event_table, resolve_event_name
+from capi_writeback.normalize import HASHED_FIELDS, RAW_FIELDS, hashed_values, raw_value, row_country
+from capi_writeback.settings import ProfileSettings
+from capi_writeback.validate import SkipReason, action_source_problem
+
+StoredRow = dict[str, Any]
+
+ROW_KEYS = frozenset({
+    "conversion_id", "outcome_type", "event_name", "occurred_at", "action_source", "event_source_url",
+    "event_id", "email", "phone", "first_name", "last_name", "city", "state", "zip", "country",
+    "date_of_birth", "gender", "external_id", "client_ip_address", "client_user_agent", "fbc", "fbp",
+    "fbclid", "value", "currency", "content_ids", "contents", "content_type", "content_name",
+    "content_category", "order_id", "num_items", "search_string", "status", "predicted_ltv",
+    "data_processing_options", "data_processing_options_country", "data_processing_options_state",
+    "app_data", "_warnings",
+})
+
+# Other spellings -> canonical key: CAPI's own user_data keys first, then common export headers.
+SYNONYMS: dict[str, str] = {
+    "em": "email", "ph": "phone", "fn": "first_name", "ln": "last_name", "ct": "city", "st": "state",
+    "zp": "zip", "db": "date_of_birth", "ge": "gender", "event_time": "occurred_at",
+    "emails": "email", "email_address": "email", "e_mail": "email", "mail": "email",
+    "phones": "phone", "phone_number": "phone", "mobile": "phone", "mobile_phone": "phone",
+    "telephone": "phone", "tel": "phone", "firstname": "first_name", "given_name": "first_name",
+    "lastname": "last_name", "surname": "last_name", "family_name": "last_name", "town": "city",
+    "province": "state", "region": "state", "state_code": "state", "zip_code": "zip",
+    "zipcode": "zip", "postal_code": "zip", "postcode": "zip", "country_code": "country",
+    "dob": "date_of_birth", "birthdate": "date_of_birth", "birthday": "date_of_birth",
+    "birth_date": "date_of_birth", "sex": "gender", "customer_id": "external_id",
+    "user_id": "external_id", "ip": "client_ip_address", "ip_address": "client_ip_address",
+    "user_agent": "client_user_agent", "ua": "client_user_agent", "timestamp": "occurred_at",
+    "conversion_time": "occurred_at", "created_at": "occurred_at", "event": "event_name",
+    "outcome": "outcome_type", "url": "event_source_url", "amount": "value", "revenue": "value",
+    "order_value": "value", "dpo": "data_processing_options",
+}
+MULTI_VALUE_FIELDS = frozenset(HASHED_FIELDS)
+_NESTED = ("user_data", "custom_data")
+MS_THRESHOLD = 100_000_000_000  # 1973 in ms, year 5138 in s: larger numbers are milliseconds
+_MAX_UNIX = 100_000_000_000_000
+
+
+class InvalidRow(NamedTuple):
+    """An input row that could not be read as an object (bad JSON line, not an object)."""
+
+    detail: str
+
+
+class Rejection(NamedTuple):
+    """A row that can never become an event, with the reason code and a human detail."""
+
+    reason: SkipReason
+    detail: str
+
+
+def read_rows(source: str | IO[str], fmt: str = "jsonl") -> Iterator[dict[str, Any] | InvalidRow]:
+    """Rows from JSON Lines (or one JSON array) or CSV text. Bad lines yield InvalidRow, in place,
+    so numbering stays aligned with the input; blank lines are not rows."""
+    if fmt == "csv":
+        stream = io.StringIO(source) if isinstance(source, str) else source
+        yield from _csv_rows(stream)
+        return
+    if fmt != "jsonl":
+        raise ValueError(f"unknown row format {fmt!r}: use 'jsonl' or 'csv'")
+    lines: Iterable[str] = source.splitlines() if isinstance(source, str) else source
+    first = True
+    for line in lines:
+        text = line.strip()
+        if first and text.startswith("\ufeff"):
+            text = text[1:]
+        if not text:
+            continue
+        if first and text.startswith("["):
+            rest = source.lstrip("\ufeff") if isinstance(source, str) else text + "\n" + "".join(lines)
+            yield from _json_array(rest)
+            return
+        first = False
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield InvalidRow(f"not valid JSON: {exc.msg} at column {exc.pos + 1}")
+            continue
+        yield row if isinstance(row, dict) else InvalidRow(f"a row must be a JSON object, not {_kind(row)}")
+
+
+def _json_array(text: str) -> Iterator[dict[str, Any] | InvalidRow]:
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield InvalidRow(f"not valid JSON: {exc.msg} at line {exc.lineno}")
+        return
+    for row in rows:
+        yield row if isinstance(row, dict) else InvalidRow(f"a row must be a JSON object, not {_kind(row)}")
+
+
+def _csv_rows(stream: IO[str]) -> Iterator[dict[str, Any] | InvalidRow]:
+    reader = csv.reader(stream)
+    header: list[str] | None = None
+    for cells in reader:
+        if not any(cell.strip() for cell in cells):
+            continue
+        if header is None:
+            header = [cell.lstrip("\ufeff").strip() for cell in cells]
+            continue
+        yield {name: cell for name, cell in zip(header, cells, strict=False) if name}
+
+
+def _kind(value: Any) -> str:
+    return {list: "an array", str: "a string", int: "a number", float: "a number",
+            bool: "a boolean"}.get(type(value), "null")
+
+
+@lru_cache(maxsize=4096)
+def canonical_key(key: str) -> str | None:
+    """`'Email Address'` -> `'email'`, `'em'` -> `'email'`; unknown keys -> None."""
+    text = key.strip().lower().replace(" ", "_").replace("-", "_")
+    if text in ROW_KEYS:
+        return text
+    return SYNONYMS.get(text)
+
+
+def canonical_row(raw: Mapping[str, Any], column_mapping: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The row under canonical keys: the profile's column mapping first, then synonyms; nested
+    `user_data`/`custom_data` objects are flattened; empty values dropped; unknown keys dropped.
+    Two spellings of one PII field (`email` and `em`) are merged into a list."""
+    row: dict[str, Any] = {}
+    for key, value in raw.items():
+        if value is None or value == "":
+            continue
+        if key in _NESTED and isinstance(value, Mapping):
+            for inner_key, inner_value in canonical_row(value, column_mapping).items():
+                _put(row, inner_key, inner_value)
+            continue
+        name = column_mapping.get(key) if column_mapping else None
+        if name is None:
+            name = canonical_key(key) if isinstance(key, str) else None
+        elif name not in ROW_KEYS:
+            name = canonical_key(name)
+        if name is not None:
+            _put(row, name, value)
+    return row
+
+
+def unknown_keys(raw: Mapping[str, Any], column_mapping: Mapping[str, str] | None = None) -> list[str]:
+    """Keys of `raw` that `canonical_row` ignores (to tell the user about unmapped columns)."""
+    mapping = column_mapping or {}
+    return [k for k in raw if k not in _NESTED and k not in mapping
+            and (not isinstance(k, str) or canonical_key(k) is None)]
+
+
+def _put(row: dict[str, Any], key: str, value: Any) -> None:
+    if key not in row:
+        row[key] = value
+    elif key in MULTI_VALUE_FIELDS:
+        current = row[key] if isinstance(row[key], list) else [row[key]]
+        row[key] = current + (value if isinstance(value, list) else [value])
+
+
+def parse_occurred_at(value: Any) -> tuple[int, str | None]:
+    """Unix seconds from unix seconds, unix milliseconds (with a warning) or ISO-8601 (a missing
+    zone means UTC). Raises ValueError with a message that names the problem."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError("occurred_at is missing")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number: float = float(text)
+        except ValueError:
+            return _parse_iso(text), None
+    elif isinstance(value, (int, float)):
+        number = value
+    else:
+        raise ValueError(f"occurred_at must be a number or an ISO-8601 string, not {_kind(value)}")
+    if not number == number or number <= 0 or number >= _MAX_UNIX:
+        raise ValueError("occurred_at is not a plausible unix time")
+    if number >= MS_THRESHOLD:
+        return int(number // 1000), "occurred_at looked like unix milliseconds; converted to seconds"
+    return int(number), None
+
+
+def _parse_iso(text: str) -> int:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("occurred_at is neither a unix time nor an ISO-8601 date-time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp())
+
+
+def identity_problem(row: Mapping[str, Any], table: Mapping[str, str]) -> Rejection | None:
+    """The checks that no later data can fix: conversion_id, timestamp, event name, action_source."""
+    conversion_id = row.get("conversion_id")
+    if isinstance(conversion_id, (bool, dict, list)) or not str(conversion_id or "").strip():
+        return Rejection(SkipReason.MISSING_CONVERSION_ID, "conversion_id is required")
+    try:
+        parse_occurred_at(row.get("occurred_at"))
+    except ValueError as exc:
+        return Rejection(SkipReason.MISSING_TIMESTAMP, str(exc))
+    problem = event_name_problem(row, table)
+    if problem is not None:
+        return problem
+    if "action_source" in row:
+        found = action_source_problem(str(row["action_source"]).strip().lower())
+        if found is not None:
+            return Rejection(*found)
+    return None
+
+
+def event_name_problem(row: Mapping[str, Any], table: Mapping[str, str]) -> Rejection | None:
+    try:
+        resolve_event_name(_opt_text(row.get("event_name")), _opt_text(row.get("outcome_type")), table)
+    except EventNameError as exc:
+        reason = SkipReason.UNKNOWN_OUTCOME_TYPE if exc.unknown_outcome else SkipReason.INVALID_EVENT_NAME
+        return Rejection(reason, str(exc))
+    return None
+
+
+def _opt_text(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def prepare_for_storage(
+    raw: Mapping[str, Any], settings: ProfileSettings, now: float
+) -> StoredRow | Rejection:
+    """The row as it may be stored: canonical keys, PII normalized and hashed, occurred_at as int
+    unix seconds, outcome_type/event_name and non-PII fields kept; or a Rejection for rows that can
+    never become an event. `now` is accepted for symmetry with build_events (age is checked then)."""
+    if not isinstance(raw, Mapping):
+        return Rejection(SkipReason.INVALID_ROW, "a row must be an object")
+    row = canonical_row(raw, settings.column_mapping)
+    rejection = identity_problem(row, event_table(settings.event_mapping))
+    if rejection is not None:
+        return rejection
+    occurred_at, warning = parse_occurred_at(row["occurred_at"])
+    warnings: list[str] = [warning] if warning else []
+    country = row_country(row, settings.country)
+    stored: StoredRow = {}
+    for key, value in row.items():
+        if key in HASHED_FIELDS:
+            hashed = hashed_values(row, key, country, warnings)
+            if hashed:
+                stored[key] = hashed
+        elif key in RAW_FIELDS:
+            kept = raw_value(row, key, warnings)
+            if kept is not None:
+                stored[key] = kept
+        elif key == "_warnings":
+            if isinstance(value, list):
+                warnings.extend(str(w) for w in value)
+        else:
+            stored[key] = value
+    stored["conversion_id"] = str(row["conversion_id"]).strip()
+    stored["occurred_at"] = occurred_at
+    if warnings:
+        stored["_warnings"] = warnings
+    return stored

@@ -1,0 +1,137 @@
+"""Rules that decide whether a row may be sent at all: anything that would make Meta reject the whole
+batch (CAPI-REFERENCE §1.6, §2.1; SPEC §5) is skipped with a named reason instead.
+
+One reason code enum, one function per rule; each returns a `Problem` or None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+ACTION_SOURCES = frozenset({
+    "email", "website", "app", "phone_call", "chat", "physical_store", "system_generated",
+    "business_messaging", "other",
+})
+MAX_AGE_SECONDS = 7 * 86400
+PHYSICAL_STORE_MAX_AGE_SECONDS = 62 * 86400
+FUTURE_TOLERANCE_SECONDS = 60
+
+# Keys of user_data that identify a customer (CAPI-REFERENCE §3.1).
+CUSTOMER_KEYS = frozenset({
+    "em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id",
+    "client_ip_address", "client_user_agent", "fbc", "fbp",
+})
+# Since v13.0 an event is invalid if its customer keys are only (a subset of) one of these.
+BASELINE_INVALID = (
+    frozenset({"ct", "country", "st", "zp", "ge", "client_user_agent"}),
+    frozenset({"db", "client_user_agent"}),
+    frozenset({"fn", "ge"}),
+    frozenset({"ln", "ge"}),
+)
+
+
+class SkipReason(StrEnum):
+    """Why a row did not become an event (or could not be stored)."""
+
+    INVALID_ROW = "INVALID_ROW"
+    MISSING_CONVERSION_ID = "MISSING_CONVERSION_ID"
+    DUPLICATE_CONVERSION_ID = "DUPLICATE_CONVERSION_ID"
+    MISSING_TIMESTAMP = "MISSING_TIMESTAMP"
+    EVENT_TOO_OLD = "EVENT_TOO_OLD"
+    EVENT_IN_FUTURE = "EVENT_IN_FUTURE"
+    UNKNOWN_OUTCOME_TYPE = "UNKNOWN_OUTCOME_TYPE"
+    INVALID_EVENT_NAME = "INVALID_EVENT_NAME"
+    INVALID_ACTION_SOURCE = "INVALID_ACTION_SOURCE"
+    MISSING_EVENT_SOURCE_URL = "MISSING_EVENT_SOURCE_URL"
+    MISSING_USER_AGENT = "MISSING_USER_AGENT"
+    APP_DATA_REQUIRED = "APP_DATA_REQUIRED"
+    PURCHASE_MISSING_VALUE = "PURCHASE_MISSING_VALUE"
+    PURCHASE_MISSING_CURRENCY = "PURCHASE_MISSING_CURRENCY"
+    INVALID_CURRENCY = "INVALID_CURRENCY"
+    NO_CUSTOMER_IDENTIFIERS = "NO_CUSTOMER_IDENTIFIERS"
+
+
+class Problem(NamedTuple):
+    reason: SkipReason
+    detail: str
+
+
+def action_source_problem(action_source: str) -> Problem | None:
+    if action_source in ACTION_SOURCES:
+        return None
+    return Problem(SkipReason.INVALID_ACTION_SOURCE,
+                   f"action_source '{action_source[:40]}' is not one of {', '.join(sorted(ACTION_SOURCES))}")
+
+
+def event_time_problem(event_time: int, now: float, action_source: str) -> Problem | None:
+    """Meta rejects the whole batch for an event older than 7 days (62 for physical_store); events
+    more than a minute in the future are refused the same way."""
+    max_age = PHYSICAL_STORE_MAX_AGE_SECONDS if action_source == "physical_store" else MAX_AGE_SECONDS
+    age = now - event_time
+    if age > max_age:
+        return Problem(SkipReason.EVENT_TOO_OLD,
+                       f"occurred {age / 86400:.1f} days ago; Meta accepts at most {max_age // 86400} days "
+                       f"for action_source {action_source}")
+    if -age > FUTURE_TOLERANCE_SECONDS:
+        return Problem(SkipReason.EVENT_IN_FUTURE,
+                       f"occurs {-age:.0f} s after now; at most {FUTURE_TOLERANCE_SECONDS} s ahead "
+                       "is accepted")
+    return None
+
+
+def website_problem(event_source_url: str | None, client_user_agent: str | None) -> Problem | None:
+    """Website events need the page URL and the browser's user agent."""
+    if not event_source_url:
+        return Problem(SkipReason.MISSING_EVENT_SOURCE_URL,
+                       "website events need event_source_url (an http(s) URL)")
+    if not client_user_agent:
+        return Problem(SkipReason.MISSING_USER_AGENT, "website events need client_user_agent")
+    return None
+
+
+def app_data_problem(app_data: Any) -> Problem | None:
+    """App events need app_data with advertiser_tracking_enabled and extinfo (a2/i2, OS version)."""
+    if not isinstance(app_data, Mapping):
+        return Problem(SkipReason.APP_DATA_REQUIRED, "app events need app_data")
+    if "advertiser_tracking_enabled" not in app_data:
+        return Problem(SkipReason.APP_DATA_REQUIRED, "app_data needs advertiser_tracking_enabled")
+    extinfo = app_data.get("extinfo")
+    if not isinstance(extinfo, list) or not extinfo or str(extinfo[0]) not in ("a2", "i2"):
+        return Problem(SkipReason.APP_DATA_REQUIRED, "app_data.extinfo[0] must be 'a2' or 'i2'")
+    if len(extinfo) < 5 or not str(extinfo[4]).strip():
+        return Problem(SkipReason.APP_DATA_REQUIRED, "app_data.extinfo[4] (OS version) is required")
+    return None
+
+
+def currency_problem(given: Any, normalized: str | None) -> Problem | None:
+    """A currency that is present but not ISO 4217 makes the event invalid."""
+    if given not in (None, "") and normalized is None:
+        return Problem(SkipReason.INVALID_CURRENCY, "currency is not an ISO 4217 code")
+    return None
+
+
+def purchase_problem(value_given: Any, value: float | int | None, currency: str | None) -> Problem | None:
+    """Purchase needs a non-negative numeric value and a currency."""
+    if value is None:
+        detail = ("Purchase events need value" if value_given in (None, "")
+                  else "value is not a non-negative number")
+        return Problem(SkipReason.PURCHASE_MISSING_VALUE, detail)
+    if currency is None:
+        return Problem(SkipReason.PURCHASE_MISSING_CURRENCY,
+                       "Purchase events need currency (row or profile default)")
+    return None
+
+
+def identifiers_problem(keys: Collection[str]) -> Problem | None:
+    """At least one customer identifier, and not only one of Meta's baseline-invalid combinations."""
+    present = CUSTOMER_KEYS.intersection(keys)
+    if not present:
+        return Problem(SkipReason.NO_CUSTOMER_IDENTIFIERS, "no usable customer identifier")
+    for combo in BASELINE_INVALID:
+        if present <= combo:
+            return Problem(SkipReason.NO_CUSTOMER_IDENTIFIERS,
+                           f"only {', '.join(sorted(present))}: too weak for Meta to match "
+                           "(add email, phone, external_id, fbc/fbp or IP)")
+    return None

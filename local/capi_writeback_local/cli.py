@@ -14,6 +14,7 @@ from collections.abc import Sequence
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("capi_writeback_local.commands.build", "turn conversion rows into Meta server events"),
+    "meta-emulator": ("capi_writeback_local.commands.meta_emulator", "run the local Meta CAPI emulator"),
 }
 
 

@@ -1,0 +1,372 @@
+"""The Meta CAPI emulator: a strict local stand-in for `POST /{version}/{pixel_id}/events`.
+
+A `ThreadingHTTPServer` speaking HTTP/1.1 keep-alive (one daemon thread per connection), so a
+client's pooled connections are reused. It applies `rules` to every request, answers like Graph
+does, records every request in a ledger, keeps test events (with `test_event_code`) apart from live
+ones, and injects faults on demand. Control endpoints live under `/_emulator/`.
+
+Latency faults set a floor on the response time: an affected request is answered no sooner than
+`latency_ms` after it arrived (the time spent parsing and validating counts toward it), like a remote
+server whose answers take that long.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from . import rules
+from .faults import Fault, FaultPlan, error_body
+from .rules import Refusal, Strictness
+
+DEDUP_WINDOW_SECONDS = 48 * 3600
+
+
+class MetaEmulator:
+    """Start with `.start()` (or `with MetaEmulator() as meta:`); point clients at `.url`."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tokens: Iterable[str] = ("test-token",),
+        pixel_ids: Iterable[str] = ("1234567890",),
+        *,
+        app_secret: str | None = None,
+        now: Callable[[], float] = time.time,
+        strictness: Strictness | None = None,
+        faults: Iterable[Fault] = (),
+        seed: int | None = None,
+        hang_seconds: float = 30.0,
+        keep_events: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.app_secret = app_secret
+        self.now = now
+        self.strictness = strictness or Strictness()
+        self.hang_seconds = hang_seconds
+        self.keep_events = keep_events
+        self._tokens = set(tokens)
+        self._pixels = set(pixel_ids)
+        self._faults = FaultPlan(list(faults), seed=seed)
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._clear_state()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> MetaEmulator:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        server = _Server((self.host, self.port), _Handler)
+        server.emulator = self
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="meta-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()  # releases requests held by "timeout" faults
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> MetaEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The base URL to use as META_BASE_URL (e.g. http://127.0.0.1:8123)."""
+        return f"http://{self.host}:{self.port}"
+
+    # -- configuration ----------------------------------------------------------------------------
+
+    def add_token(self, token: str) -> None:
+        with self._lock:
+            self._tokens.add(token)
+
+    def remove_token(self, token: str) -> None:
+        with self._lock:
+            self._tokens.discard(token)
+
+    def add_pixel(self, pixel_id: str) -> None:
+        with self._lock:
+            self._pixels.add(pixel_id)
+
+    def inject(
+        self, kind: str, *, count: int | None = None, fraction: float | None = None, latency_ms: float = 0.0
+    ) -> Fault:
+        """Add a fault (see faults.KINDS): for the next `count` requests, a `fraction`, or all."""
+        fault = Fault(kind, count=count, fraction=fraction, latency_ms=latency_ms)
+        self._faults.add(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self._faults.list()
+
+    # -- what was received ------------------------------------------------------------------------
+
+    def _clear_state(self) -> None:
+        self._ledger: list[dict[str, Any]] = []
+        self._live: list[tuple[str, dict[str, Any]]] = []
+        self._test: list[tuple[str, str, dict[str, Any]]] = []
+        self._in_flight = 0
+        self._max_in_flight = 0
+
+    def reset(self) -> None:
+        """Forget the ledger, received events, statistics and faults."""
+        with self._lock:
+            self._clear_state()
+        self._faults.clear()
+
+    def ledger(self) -> list[dict[str, Any]]:
+        """Every events-edge request: path, token_in_url, test code, events, response status, fault."""
+        with self._lock:
+            return [dict(entry) for entry in self._ledger]
+
+    def received_events(
+        self, pixel_id: str | None = None, test: bool = False, *, dedup: bool = False
+    ) -> list[dict[str, Any]]:
+        """Events Meta would have accepted, live or (test=True) test ones, in arrival order.
+
+        `dedup=True` simulates Meta's reporting view (rule 13): a later event with the same
+        (event_name, event_id) for the same pixel within 48 hours is left out.
+        """
+        with self._lock:
+            rows = [(pixel, event) for pixel, _code, event in self._test] if test else list(self._live)
+        if pixel_id is not None:
+            rows = [(pixel, event) for pixel, event in rows if pixel == pixel_id]
+        if not dedup:
+            return [event for _pixel, event in rows]
+        seen: dict[tuple[str, Any, Any], int] = {}
+        kept = []
+        for pixel, event in rows:
+            key = (pixel, event.get("event_name"), event.get("event_id"))
+            first = seen.get(key)
+            event_time = int(event.get("event_time", 0))
+            if event.get("event_id") is not None and first is not None and (
+                abs(event_time - first) <= DEDUP_WINDOW_SECONDS
+            ):
+                continue
+            seen.setdefault(key, event_time)
+            kept.append(event)
+        return kept
+
+    def test_event_codes(self) -> list[str]:
+        with self._lock:
+            return sorted({code for _pixel, code, _event in self._test})
+
+    def stats(self) -> dict[str, int]:
+        """Requests seen and the most requests ever in flight at once (for concurrency tests)."""
+        with self._lock:
+            return {"requests": len(self._ledger), "max_in_flight": self._max_in_flight}
+
+    # -- request handling -------------------------------------------------------------------------
+
+    def _events_request(self, handler: _Handler, method: str, raw: bytes) -> tuple[int, bytes, str] | None:
+        """Answer one events-edge request; None means "do not answer" (a timeout fault)."""
+        arrived = time.monotonic()
+        split = urlsplit(handler.path)
+        entry: dict[str, Any] = {
+            "method": method,
+            "path": split.path,
+            "token_in_url": "access_token" in parse_qs(split.query),
+            "token_source": None,
+            "pixel_id": None,
+            "api_version": None,
+            "test_event_code": None,
+            "event_count": None,
+            "events": None,
+            "status": None,
+            "fault": None,
+            "received_at": self.now(),
+        }
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        try:
+            decision = self._faults.decide()
+            entry["fault"] = decision.kind
+            if decision.kind == "timeout":
+                self._stopping.wait(self.hang_seconds)
+                answer = None
+            elif decision.kind is not None:
+                answer = error_body(decision.kind)
+            else:
+                answer = self._validate_and_store(handler, method, split.query, raw, entry)
+            wait = arrived + decision.latency_ms / 1000.0 - time.monotonic()
+            if wait > 0:
+                self._stopping.wait(wait)
+            entry["status"] = answer[0] if answer else None
+            if answer is not None:
+                entry["response"] = json.loads(answer[1]) if answer[2] == "application/json" else None
+            return answer
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                entry["seq"] = len(self._ledger)
+                self._ledger.append(entry)
+
+    def _validate_and_store(
+        self, handler: _Handler, method: str, query: str, raw: bytes, entry: dict[str, Any]
+    ) -> tuple[int, bytes, str]:
+        trace = rules.new_fbtrace_id()
+        strict = self.strictness
+        try:
+            version, pixel_id = rules.parse_route(method, urlsplit(handler.path).path, strict)
+            entry["api_version"], entry["pixel_id"] = version, pixel_id
+            body, query_params = rules.parse_params(query, handler.headers.get("Content-Type", ""), raw)
+            token, source = rules.find_token(body, query_params, handler.headers.get("Authorization"))
+            entry["token_source"] = source
+            with self._lock:
+                tokens, pixels = set(self._tokens), set(self._pixels)
+            rules.check_token(token, tokens)
+            assert token is not None
+            expected = (
+                hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+                if self.app_secret
+                else None
+            )
+            proof = body.get("appsecret_proof", query_params.get("appsecret_proof"))
+            rules.check_proof(proof, expected, strict)
+            if pixel_id not in pixels:
+                raise Refusal(
+                    100,
+                    f"Unsupported post request. Object with ID '{pixel_id}' does not exist, cannot be loaded "
+                    "due to missing permissions, or does not support this operation.",
+                    type="GraphMethodException",
+                    subcode=33,
+                )
+            test_code = body.get("test_event_code") or query_params.get("test_event_code") or None
+            entry["test_event_code"] = test_code
+            events = rules.parse_data(body)
+            entry["event_count"] = len(events)
+            if self.keep_events:
+                entry["events"] = events
+            now = self.now()
+            messages: list[str] = []
+            for event in events:
+                messages.extend(rules.check_event(event, now, strict))
+        except Refusal as refusal:
+            return refusal.status, json.dumps(refusal.envelope(trace)).encode(), "application/json"
+        with self._lock:
+            if test_code:
+                self._test.extend((pixel_id, str(test_code), event) for event in events)
+            else:
+                self._live.extend((pixel_id, event) for event in events)
+        answer = {"events_received": len(events), "messages": messages, "fbtrace_id": trace}
+        return 200, json.dumps(answer).encode(), "application/json"
+
+    def _control(self, method: str, path: str, query: str, raw: bytes) -> tuple[int, Any]:
+        """The `/_emulator/` endpoints: faults, ledger, events, stats, tokens, reset."""
+        name = path[len("/_emulator/") :].strip("/")
+        try:
+            payload = json.loads(raw) if raw else {}
+        except ValueError:
+            return 400, {"error": "body is not JSON"}
+        params = {k: v[0] for k, v in parse_qs(query).items()}
+        try:
+            if name == "faults" and method == "GET":
+                return 200, {"faults": self.faults()}
+            if name == "faults" and method == "POST":
+                items = payload.get("faults", [payload]) if isinstance(payload, dict) else payload
+                for item in items:
+                    self._faults.add(Fault.from_dict(item))
+                return 200, {"faults": self.faults()}
+            if name == "faults" and method == "DELETE":
+                self.clear_faults()
+                return 200, {"faults": []}
+            if name == "ledger" and method == "GET":
+                return 200, {"requests": self.ledger()}
+            if name == "events" and method == "GET":
+                test = params.get("test", "") in ("1", "true", "yes")
+                return 200, {"events": self.received_events(params.get("pixel_id"), test=test)}
+            if name == "stats" and method == "GET":
+                return 200, self.stats()
+            if name == "tokens" and method == "POST":
+                for token in payload.get("add", []):
+                    self.add_token(str(token))
+                for token in payload.get("remove", []):
+                    self.remove_token(str(token))
+                return 200, {"tokens": len(self._tokens)}
+            if name == "reset" and method == "POST":
+                self.reset()
+                return 200, {"reset": True}
+        except (TypeError, ValueError, AttributeError) as exc:
+            return 400, {"error": str(exc)}
+        return 404, {"error": f"no control endpoint {method} /_emulator/{name}"}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+    emulator: MetaEmulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 120  # an idle keep-alive connection is closed after this long
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the ledger is the record (and request lines could carry a token in the query)."""
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _handle(self, method: str) -> None:
+        raw = self._read_body()
+        emulator = self.server.emulator
+        split = urlsplit(self.path)
+        if split.path.startswith("/_emulator/"):
+            status, payload = emulator._control(method, split.path, split.query, raw)
+            self._reply(status, json.dumps(payload).encode(), "application/json")
+            return
+        answer = emulator._events_request(self, method, raw)
+        if answer is None:
+            self.close_connection = True
+            return
+        self._reply(*answer)
+
+    def _reply(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")

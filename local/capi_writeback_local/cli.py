@@ -14,6 +14,8 @@ from collections.abc import Sequence
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("capi_writeback_local.commands.build", "turn conversion rows into Meta server events"),
+    "serve": ("capi_writeback_local.commands.serve", "serve the HTTP API locally over an embedded AWS stack"),
+    "demo": ("capi_writeback_local.commands.demo", "tell the whole story on an embedded stack (make demo)"),
     "meta-emulator": ("capi_writeback_local.commands.meta_emulator", "run the local Meta CAPI emulator"),
 }
 

@@ -1,0 +1,55 @@
+"""`capi-writeback serve`: the HTTP API of SPEC §3 on 127.0.0.1 over the embedded stack (SPEC §7).
+
+The first stdout line is one JSON object {"api_url", "token", "profile_id", "pixel_id"}; everything
+after it (access log, handler logs) goes to stderr, so a caller can read that line and never has to
+drain stdout. SIGTERM or SIGINT stop it cleanly (exit 0): HTTP server, Meta emulator and moto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from types import FrameType
+
+from capi_writeback_local.serve import DEFAULT_META_TOKEN, DEFAULT_PIXEL_ID, LocalApi
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--meta-url", default=None,
+                        help="Meta Graph base URL to send to (default: start the Meta emulator)")
+    parser.add_argument("--meta-token", default=DEFAULT_META_TOKEN,
+                        help="Meta access token of the demo connection (stored in emulated Secrets Manager)")
+    parser.add_argument("--pixel-id", default=DEFAULT_PIXEL_ID,
+                        help="pixel (dataset) id of the demo connection")
+    parser.add_argument("--quiet", action="store_true", help="no access log on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    first_line_out = sys.stdout
+    sys.stdout = sys.stderr  # handler logs and metrics must not follow the first line on stdout
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with LocalApi(port=args.port, meta_url=args.meta_url, meta_token=args.meta_token,
+                      pixel_id=args.pixel_id, access_log=None if args.quiet else sys.stderr) as api:
+            first_line_out.write(json.dumps(api.info()) + "\n")
+            first_line_out.flush()
+            print(f"capi-writeback serve: API on {api.url}/v1 (docs: {api.url}/v1/docs); "
+                  f"Meta at {api.meta_url or api.emulator.url}. Ctrl-C or SIGTERM stops it.",
+                  file=sys.stderr, flush=True)
+            while not stop.wait(0.5):
+                pass
+            print("capi-writeback serve: stopping", file=sys.stderr, flush=True)
+    finally:
+        sys.stdout = first_line_out
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

@@ -44,8 +44,8 @@ $(SAMVENV)/.installed:
 
 template-check: setup $(SAMVENV)/.installed
 	$(BIN)/cfn-lint template.yaml
-	$(SAMVENV)/bin/sam validate --lint --template template.yaml --region us-east-1
-	$(SAMVENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build
+	SAM_CLI_TELEMETRY=0 $(SAMVENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+	SAM_CLI_TELEMETRY=0 $(SAMVENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build
 
 clean:
 	rm -rf $(VENV) $(SAMVENV) .aws-sam

@@ -1,0 +1,156 @@
+"""The confirm's idempotency ledger (SPEC §6): one record per (profile, idempotency_key).
+
+Why not Powertools' `@idempotent`: it fits a call that either finishes or may be re-run from
+scratch. A confirm is neither: it sends up to 100 batches that Meta may partly accept, and a retry
+must send only the batches not yet accepted. Powertools keeps no per-batch progress, deletes its
+record when the handler raises (losing that progress and the payload hash), and has no state for
+"failed, resumable with the same key". So this module keeps Powertools' record layout (`id`,
+`status` INPROGRESS/COMPLETED, `validation` = payload hash, `data` = saved result, TTL
+`expiration`) in the same table, and adds what the confirm needs: a lease (`owner`,
+`lease_expires_at`) so a crashed attempt can be taken over, a RELEASED state for failed attempts,
+and one progress item per accepted batch.
+
+States and transitions (each one DynamoDB conditional write in the store):
+  absent/expired ─claim→ INPROGRESS(owner A)            kind "new"
+  INPROGRESS, lease live ─claim→ CONFIRM_IN_PROGRESS     (nothing written)
+  INPROGRESS, lease over │ RELEASED ─claim→ INPROGRESS(owner B)   kind "resume" (+ done batches)
+  COMPLETED ─claim→ the stored result                    kind "replay" (nothing written)
+  any, other payload hash ─claim→ IDEMPOTENCY_KEY_REUSED
+  INPROGRESS(A) ─finish(succeeded)→ COMPLETED ; ─finish(failed|partially_failed)→ RELEASED
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from capi_writeback.errors import ConfirmInProgress, IdempotencyKeyReused
+from capi_writeback.rails.clock import Clock, system_clock
+from capi_writeback.store.base import COMPLETED, IN_PROGRESS, RELEASED, LedgerRecord, LedgerStore
+
+ClaimKind = Literal["new", "resume", "replay"]
+FINAL_STATUSES = frozenset({"succeeded", "partially_failed", "failed"})
+_CLAIM_ATTEMPTS = 5
+
+
+class LeaseLost(ConfirmInProgress):
+    """This attempt's lease ran out and another attempt took the key over (or finished it)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another attempt with this idempotency_key took over while this one was running.",
+            fix="Retry with the same idempotency_key to get the result of the attempt that took over.")
+
+
+def record_id(profile_id: str, idempotency_key: str) -> str:
+    """The ledger id of (profile, key). The key is hashed: any printable text, fixed length, no '#'
+    ambiguity, and the raw key stays out of the table's primary key."""
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()
+    return f"confirm#{profile_id}#{digest}"
+
+
+@dataclass
+class Claim:
+    """The caller's hold on a key: what to do (`kind`) and, for a resume, what is already done."""
+
+    kind: ClaimKind
+    profile_id: str
+    idempotency_key: str
+    payload_hash: str
+    batch_count: int
+    record_id: str
+    owner: str
+    generation: str
+    attempt: int
+    lease_expires_at: float
+    done_batches: dict[int, dict[str, Any]] = field(default_factory=dict)
+    result: dict[str, Any] | None = None
+
+
+class ConfirmLedger:
+    """Claim a confirm key, record accepted batches as they finish, finish with a status.
+
+    `lease_seconds` must exceed the longest gap between two recorded batches (each record_batch
+    renews the lease); `ttl_seconds` is how long a key is remembered after its last write.
+    """
+
+    def __init__(self, store: LedgerStore, clock: Clock = system_clock, lease_seconds: float = 900,
+                 ttl_seconds: float = 7 * 86400) -> None:
+        self.store = store
+        self.clock = clock
+        self.lease_seconds = lease_seconds
+        self.ttl_seconds = ttl_seconds
+
+    def claim(self, profile_id: str, key: str, payload_hash: str, batch_count: int) -> Claim:
+        """Take the key for this attempt, or replay, or refuse (see the module docstring)."""
+        rid = record_id(profile_id, key)
+        for _ in range(_CLAIM_ATTEMPTS):
+            now = self.clock()
+            owner = uuid.uuid4().hex
+            fresh = LedgerRecord(
+                id=rid, profile_id=profile_id, idempotency_key=key, payload_hash=payload_hash,
+                batch_count=batch_count, status=IN_PROGRESS, owner=owner, generation=uuid.uuid4().hex,
+                lease_expires_at=now + self.lease_seconds, expiration=now + self.ttl_seconds)
+            existing = self.store.create(fresh, now)
+            if existing is None:
+                return self._claim("new", fresh)
+            if existing.payload_hash != payload_hash:
+                raise IdempotencyKeyReused(details={"idempotency_key": key})
+            if existing.status == COMPLETED:
+                return self._claim("replay", existing, result=dict(existing.result or {}))
+            if existing.status == IN_PROGRESS and existing.lease_expires_at > now:
+                raise ConfirmInProgress(details={
+                    "idempotency_key": key,
+                    "lease_expires_in": max(1, int(existing.lease_expires_at - now + 0.999))})
+            taken = self.store.take_over(existing, owner, now + self.lease_seconds,
+                                         now + self.ttl_seconds)
+            if taken is not None:
+                done = self.store.done_batches(rid, taken.generation, taken.batch_count, now)
+                return self._claim("resume", taken, done=done)
+            # Someone else moved the record between our read and our write: look again.
+        raise ConfirmInProgress(details={"idempotency_key": key})
+
+    def record_batch(self, claim: Claim, batch_index: int, batch_summary: Mapping[str, Any]) -> bool:
+        """Remember that Meta accepted batch `batch_index`, so no retry sends it again; renews the
+        lease. Safe from any thread. False when this attempt lost its lease (the batch is still
+        remembered: Meta did accept it)."""
+        self._require_owned(claim)
+        now = self.clock()
+        summary = dict(batch_summary)
+        claim.done_batches[int(batch_index)] = summary
+        kept = self.store.add_batch(claim.record_id, claim.generation, claim.owner, int(batch_index),
+                                    summary, now + self.lease_seconds, now + self.ttl_seconds)
+        if kept:
+            claim.lease_expires_at = now + self.lease_seconds
+        return kept
+
+    def finish(self, claim: Claim, status: str, result: Mapping[str, Any]) -> None:
+        """End the attempt. succeeded → COMPLETED (later claims replay `result`); failed or
+        partially_failed → RELEASED (a retry with the same key resumes). LeaseLost if another
+        attempt holds the key now."""
+        self._require_owned(claim)
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"unknown confirm status {status!r}")
+        now = self.clock()
+        succeeded = status == "succeeded"
+        closed = self.store.close(claim.record_id, claim.owner, COMPLETED if succeeded else RELEASED,
+                                  status, dict(result) if succeeded else None, now + self.ttl_seconds)
+        if not closed:
+            raise LeaseLost()
+
+    @staticmethod
+    def _require_owned(claim: Claim) -> None:
+        if claim.kind == "replay":
+            raise ValueError("a replayed claim sends nothing: there is nothing to record or finish")
+
+    @staticmethod
+    def _claim(kind: ClaimKind, record: LedgerRecord, *, result: dict[str, Any] | None = None,
+               done: dict[int, dict[str, Any]] | None = None) -> Claim:
+        return Claim(kind=kind, profile_id=record.profile_id, idempotency_key=record.idempotency_key,
+                     payload_hash=record.payload_hash, batch_count=record.batch_count,
+                     record_id=record.id, owner=record.owner, generation=record.generation,
+                     attempt=record.attempts, lease_expires_at=record.lease_expires_at,
+                     done_batches=dict(done or {}), result=result)

@@ -1,22 +1,23 @@
-"""A local stand-in for the API Gateway REST API in front of the functions.
+"""A local stand-in for the API Gateway REST API in front of the functions, configured from
+template.yaml (routes, stage, TOKEN authorizer and its identity check, gateway responses), so the
+local API and the deployed one cannot drift.
 
 An HTTP request becomes exactly what API Gateway would hand the Lambdas: for an authorized route
 the TOKEN authorizer is invoked first with `{"type": "TOKEN", "authorizationToken", "methodArn"}`
-(a missing Authorization header is refused without calling it, as API Gateway does); its policy is
-evaluated against the method ARN (explicit Deny wins, no matching Allow is a deny); on allow its
-context (values as strings) lands in `requestContext.authorizer`. Then the route's function gets a
-REST proxy event (`resource`, `path`, `httpMethod`, `headers`/`multiValueHeaders`, query strings,
-`pathParameters`, `requestContext`, `body`, `isBase64Encoded`) and its proxy response
-(`statusCode`, `headers`, `multiValueHeaders`, `body`, `isBase64Encoded`) becomes the HTTP response.
-
-Refusals by the gateway itself use the gateway responses the template declares: UNAUTHORIZED and
-ACCESS_DENIED answer the SPEC UNAUTHENTICATED error body with 401.
+(a missing or ill-formed Authorization header is refused without calling it, as API Gateway does
+with the template's ValidationExpression); its policy is evaluated against the method ARN (explicit
+Deny wins, no matching Allow is a deny); on allow its context (values as strings) lands in
+`requestContext.authorizer`. Then the route's function gets a REST proxy event (`resource`, `path`,
+`httpMethod`, `headers`/`multiValueHeaders`, query strings, `pathParameters`, `requestContext`,
+`body`, `isBase64Encoded`) and its proxy response (`statusCode`, `headers`, `multiValueHeaders`,
+`body`, `isBase64Encoded`) becomes the HTTP response. Responses the gateway makes itself (401 for a
+refused token, unknown routes, 413, a crashed function) use the template's GatewayResponses.
 
 Functions are loaded from `functions/<name>/app.py` with importlib under unique module names (every
 one is called app.py). Like Lambda, a loaded copy (a "container") serves one request at a time;
 concurrent requests to the same function get further copies, so module-level state in a handler
 behaves as it does on AWS. The layer package is shared by all copies, as the layer is on AWS.
-Authorizer results are not cached (API Gateway may cache them for up to 5 minutes).
+Authorizer results are not cached (the template sets ReauthorizeEvery: 0).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl
 
-from capi_writeback.errors import Unauthenticated
+from capi_writeback_local.cfn_template import DEFAULT_TEMPLATE, load_template, resources_of_type
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -56,27 +57,94 @@ class Route:
 
     def match(self, path: str) -> dict[str, str] | None:
         """The path parameters when `path` fits this resource, else None."""
-        found = _template_regex(self.resource).fullmatch(path)
+        pattern = re.sub(r"\\\{([A-Za-z_][A-Za-z0-9_]*)\\\}", r"(?P<\1>[^/]+)", re.escape(self.resource))
+        found = re.fullmatch(pattern, path)
         return None if found is None else found.groupdict()
 
 
-# The API of SPEC §3 (template.yaml declares the same; tests/local check they agree).
-ROUTES: tuple[Route, ...] = (
-    Route("POST", "/v1/profiles/{profile_id}/writeback/preview", "preview"),
-    Route("POST", "/v1/profiles/{profile_id}/writeback/dry-run", "dry_run"),
-    Route("POST", "/v1/profiles/{profile_id}/writeback/confirm", "confirm"),
-    Route("POST", "/v1/profiles/{profile_id}/conversions", "conversions"),
-    Route("GET", "/v1/profiles/{profile_id}/writeback/audit", "audit"),
-    Route("POST", "/v1/profiles/{profile_id}/writeback/breaker/reset", "breaker_reset"),
-    Route("GET", "/v1/openapi.json", "docs", authorized=False),
-    Route("GET", "/v1/docs", "docs", authorized=False),
-)
-AUTHORIZER_FUNCTION = "authorizer"
+@dataclass(frozen=True)
+class GatewayResponse:
+    """A gateway response as the template declares it (status, static headers, body template)."""
+
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    template: str | None = None
 
 
-def _template_regex(resource: str) -> re.Pattern[str]:
-    pattern = re.sub(r"\\\{([A-Za-z_][A-Za-z0-9_]*)\\\}", r"(?P<\1>[^/]+)", re.escape(resource))
-    return re.compile(pattern)
+@dataclass(frozen=True)
+class ApiDefinition:
+    """What API Gateway is configured with: routes, stage, the TOKEN authorizer, gateway responses."""
+
+    routes: tuple[Route, ...]
+    stage: str = "prod"
+    authorizer_function: str = "authorizer"
+    identity_header: str = "Authorization"
+    identity_pattern: str | None = None
+    gateway_responses: Mapping[str, GatewayResponse] = field(default_factory=dict)
+
+    @classmethod
+    def from_template(cls, path: str | Path = DEFAULT_TEMPLATE) -> ApiDefinition:
+        """Read the REST API, its functions' Api events and its authorizer from template.yaml."""
+        template = load_template(path)
+        resources: dict[str, Any] = template.get("Resources") or {}
+        api_id, api = next(iter(resources_of_type(template, "AWS::Serverless::Api").items()))
+        props = api.get("Properties") or {}
+        auth = props.get("Auth") or {}
+        default_authorizer = auth.get("DefaultAuthorizer")
+        routes: list[Route] = []
+        for resource in resources_of_type(template, "AWS::Serverless::Function").values():
+            function = _function_name(resource)
+            for event in ((resource.get("Properties") or {}).get("Events") or {}).values():
+                event_props = event.get("Properties") or {}
+                if event.get("Type") != "Api" or (event_props.get("RestApiId") or {}).get("Ref") != api_id:
+                    continue
+                authorizer = (event_props.get("Auth") or {}).get("Authorizer", default_authorizer)
+                routes.append(Route(str(event_props["Method"]).upper(), str(event_props["Path"]), function,
+                                    authorized=bool(authorizer) and authorizer != "NONE"))
+        authorizer_function, header, pattern = "authorizer", "Authorization", None
+        if default_authorizer:
+            spec = (auth.get("Authorizers") or {})[default_authorizer]
+            target = (spec.get("FunctionArn") or {}).get("Fn::GetAtt", [""])[0]
+            authorizer_function = _function_name(resources[target])
+            identity = spec.get("Identity") or {}
+            header = str(identity.get("Header") or header)
+            pattern = identity.get("ValidationExpression")
+        responses = {
+            name: GatewayResponse(
+                status=int(value["StatusCode"]) if value.get("StatusCode") else None,
+                headers={k: str(v).strip("'") for k, v in
+                         ((value.get("ResponseParameters") or {}).get("Headers") or {}).items()},
+                template=(value.get("ResponseTemplates") or {}).get("application/json"),
+            )
+            for name, value in (props.get("GatewayResponses") or {}).items()
+        }
+        return cls(routes=tuple(routes), stage=_resolve(template, props.get("StageName"), "prod"),
+                   authorizer_function=authorizer_function, identity_header=header,
+                   identity_pattern=pattern, gateway_responses=responses)
+
+
+def _function_name(resource: Mapping[str, Any]) -> str:
+    """functions/<name>/ -> <name>."""
+    return Path(str((resource.get("Properties") or {})["CodeUri"])).name
+
+
+def _resolve(template: Mapping[str, Any], value: Any, default: str) -> str:
+    if isinstance(value, Mapping) and "Ref" in value:
+        parameter = (template.get("Parameters") or {}).get(value["Ref"]) or {}
+        return str(parameter.get("Default", default))
+    return str(value) if value else default
+
+
+# API Gateway's own defaults for the responses it makes itself (used unless the template overrides).
+DEFAULT_GATEWAY_STATUS = {
+    "UNAUTHORIZED": (401, "Unauthorized"),
+    "ACCESS_DENIED": (403, "User is not authorized to access this resource with an explicit deny"),
+    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "AUTHORIZER_FAILURE": (500, None),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, None),
+    "REQUEST_TOO_LARGE": (413, "Request Too Long"),
+    "INTEGRATION_FAILURE": (502, "Internal server error"),
+}
 
 
 @dataclass(frozen=True)
@@ -107,32 +175,6 @@ class HttpResponse:
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
-
-
-@dataclass(frozen=True)
-class GatewayResponse:
-    """A response API Gateway itself gives (no function ran, or the function's answer was unusable)."""
-
-    status: int
-    body: Callable[[str], Any]  # request id -> JSON body
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-def _unauthenticated(request_id: str) -> Any:
-    return Unauthenticated().body(request_id)
-
-
-# API Gateway's own refusals, shaped as template.yaml's GatewayResponses declare them.
-GATEWAY_RESPONSES: dict[str, GatewayResponse] = {
-    "UNAUTHORIZED": GatewayResponse(401, _unauthenticated),
-    "ACCESS_DENIED": GatewayResponse(401, _unauthenticated),
-    "MISSING_AUTHENTICATION_TOKEN": GatewayResponse(
-        403, lambda _r: {"message": "Missing Authentication Token"}),
-    "AUTHORIZER_FAILURE": GatewayResponse(500, lambda _r: {"message": None}),
-    "AUTHORIZER_CONFIGURATION_ERROR": GatewayResponse(500, lambda _r: {"message": None}),
-    "REQUEST_TOO_LARGE": GatewayResponse(413, lambda _r: {"message": "Request Too Long"}),
-    "INTEGRATION_FAILURE": GatewayResponse(502, lambda _r: {"message": "Internal server error"}),
-}
 
 
 class LambdaContext:
@@ -207,17 +249,17 @@ class ApiGateway:
     def __init__(
         self,
         functions: FunctionPool | None = None,
-        routes: Sequence[Route] = ROUTES,
+        api: ApiDefinition | None = None,
         *,
-        stage: str = "Prod",
         region: str = "us-east-1",
         account_id: str = "123456789012",
         api_id: str = "local",
         host: str = "127.0.0.1",
     ) -> None:
         self.functions = functions or FunctionPool()
-        self.routes = tuple(routes)
-        self.stage = stage
+        self.api = api or ApiDefinition.from_template()
+        self.routes = self.api.routes
+        self.stage = self.api.stage
         self.region = region
         self.account_id = account_id
         self.api_id = api_id
@@ -226,7 +268,7 @@ class ApiGateway:
     def function_names(self) -> list[str]:
         names = {r.function for r in self.routes}
         if any(r.authorized for r in self.routes):
-            names.add(AUTHORIZER_FUNCTION)
+            names.add(self.api.authorizer_function)
         return sorted(names)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -330,15 +372,17 @@ class ApiGateway:
     # ---- the authorizer step ---------------------------------------------------------------
 
     def _authorize(self, request: HttpRequest, request_id: str) -> dict[str, Any] | HttpResponse:
-        token = request.header("Authorization")
-        if not token:  # the identity source is missing: API Gateway refuses without calling
+        token = request.header(self.api.identity_header)
+        pattern = self.api.identity_pattern
+        if not token or (pattern is not None and re.fullmatch(pattern, token) is None):
+            # a missing or ill-formed identity source: API Gateway refuses without calling the authorizer
             return self._gateway("UNAUTHORIZED", request_id)
         method_arn = self.method_arn(request.method, request.path)
         event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
-        context = LambdaContext(AUTHORIZER_FUNCTION, self.region, self.account_id)
+        context = LambdaContext(self.api.authorizer_function, self.region, self.account_id)
         started = time.monotonic()
         try:
-            result = self.functions.invoke(AUTHORIZER_FUNCTION, event, context)
+            result = self.functions.invoke(self.api.authorizer_function, event, context)
         except Exception as exc:
             kind = "UNAUTHORIZED" if str(exc) == "Unauthorized" else "AUTHORIZER_FAILURE"
             return self._gateway(kind, request_id)
@@ -361,11 +405,23 @@ class ApiGateway:
     # ---- responses -------------------------------------------------------------------------
 
     def _gateway(self, kind: str, request_id: str) -> HttpResponse:
-        spec = GATEWAY_RESPONSES[kind]
+        """A response API Gateway makes itself, shaped by the template's GatewayResponses."""
+        status, message = DEFAULT_GATEWAY_STATUS[kind]
+        responses = self.api.gateway_responses
+        spec = responses.get(kind) or responses.get("DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX")
         headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id),
                    ("x-amzn-ErrorType", _error_type(kind))]
-        headers += list(spec.headers.items())
-        return HttpResponse(spec.status, headers, json.dumps(spec.body(request_id)).encode("utf-8"))
+        body = json.dumps({"message": message})
+        if spec is not None:
+            status = spec.status or status
+            headers += list(spec.headers.items())
+            if spec.template is not None:
+                body = _render(spec.template, request_id, kind, message)
+        return HttpResponse(status, headers, body.encode("utf-8"))
+
+    def too_large(self) -> HttpResponse:
+        """The gateway's answer to a body over the 10 MB limit (the server stops reading it)."""
+        return self._gateway("REQUEST_TOO_LARGE", str(uuid.uuid4()))
 
     def _proxy_response(self, result: Any, request_id: str) -> HttpResponse:
         if not isinstance(result, Mapping) or not isinstance(result.get("statusCode"), int):
@@ -418,6 +474,18 @@ def policy_allows(policy: Any, method_arn: str) -> bool:
 def _matches(patterns: Any, value: str) -> bool:
     items = [patterns] if isinstance(patterns, str) else patterns if isinstance(patterns, list) else []
     return any(fnmatch.fnmatchcase(value, str(p).replace("[", "[[]")) for p in items)
+
+
+def _render(template: str, request_id: str, kind: str, message: str | None) -> str:
+    """The few $context variables a gateway response template may use."""
+    values = {
+        "$context.requestId": request_id,
+        "$context.extendedRequestId": request_id,
+        "$context.error.responseType": kind,
+        "$context.error.message": message or "",
+        "$context.error.messageString": json.dumps(message or ""),
+    }
+    return re.sub(r"\$context\.[A-Za-z.]+", lambda m: values.get(m.group(0), ""), template)
 
 
 def _context_string(value: Any) -> str:

@@ -23,8 +23,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
         except _TooLarge:
-            self._send(HttpResponse(413, [("Content-Type", "application/json")],
-                                    b'{"message": "Request Too Long"}'))
+            self._send(self.server.gateway.too_large())
             self.close_connection = True
             return
         except ValueError:

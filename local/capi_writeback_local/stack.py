@@ -139,7 +139,9 @@ class EmbeddedStack:
     """moto on 127.0.0.1 with the template's tables, as a context manager.
 
     While active, AWS_ENDPOINT_URL, fake credentials, the region and every table env var point at
-    it; leaving restores the previous environment and stops the server.
+    it; leaving restores the previous environment and stops the server. moto keeps its state per
+    process, so run one stack (and no `mock_aws` block) at a time in a process; starting one empties
+    the emulated AWS.
     """
 
     def __init__(
@@ -167,6 +169,9 @@ class EmbeddedStack:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
+        # moto's backends are process-wide: start from empty even if an earlier stack (or a
+        # mock_aws block) left state behind. So: one embedded stack per process at a time.
+        self._post("/moto-api/reset", b"")
         if self.execute_state_machines:
             self._moto_config({"stepfunctions": {"execute_state_machine": True},
                                "lambda": {"use_docker": False}})
@@ -269,27 +274,22 @@ def seed_demo(
 ) -> DemoSeed:
     """Write the demo workspace with plain boto3 clients (works under `mock_aws` too).
 
-    Item layouts follow docs/architecture.md "Stored state"; the token is stored only as sha256.
+    The writes go through the layer's own directory store, so the item formats cannot drift from
+    what the handlers read; the token is stored only as its sha256.
     """
-    from boto3.dynamodb.types import TypeSerializer
     from capi_writeback.auth import token_hash
+    from capi_writeback.store.dynamodb import DynamoDirectoryStore
 
     now = time.time() if now is None else now
     api_token = api_token or "cwb_" + secrets.token_urlsafe(24)
     secret_id = SECRET_PREFIX + profile_id
-    serializer = TypeSerializer()
-
-    def put(env_var: str, item: Mapping[str, Any]) -> None:
-        dynamodb_client.put_item(TableName=tables[env_var],
-                                 Item={k: serializer.serialize(v) for k, v in item.items()})
-
-    put("WORKSPACES_TABLE", {"workspace_id": workspace_id, "sk": "SETTINGS",
-                             "writeback_enabled": True, "name": "Demo workspace"})
-    put("WORKSPACES_TABLE", {"workspace_id": workspace_id, "sk": f"MEMBER#{user_id}", "role": role})
-    expires_at = int(now) + token_ttl_seconds
-    put("TOKENS_TABLE", {"token_hash": token_hash(api_token), "workspace_id": workspace_id,
-                         "user_id": user_id, "scopes": ["mcp:read", "mcp:write"],
-                         "expires_at": expires_at, "ttl": expires_at + 86400})
+    directory = DynamoDirectoryStore(workspaces_table=tables["WORKSPACES_TABLE"],
+                                     tokens_table=tables["TOKENS_TABLE"],
+                                     profiles_table=tables["PROFILES_TABLE"], client=dynamodb_client)
+    directory.put_workspace(workspace_id, name="Demo workspace", writeback_enabled=True)
+    directory.put_member(workspace_id, user_id, role)
+    directory.put_token(token_hash(api_token), workspace_id=workspace_id, user_id=user_id,
+                        scopes=("mcp:read", "mcp:write"), expires_at=int(now) + token_ttl_seconds)
     connection: dict[str, Any] = {"pixel_id": pixel_id, "secret_id": secret_id, "status": "active",
                                   "api_version": os.environ.get("META_API_VERSION", "v25.0")}
     if test_event_code:
@@ -300,8 +300,8 @@ def seed_demo(
         settings["country"] = country
     if currency:
         settings["currency"] = currency
-    put("PROFILES_TABLE", {"profile_id": profile_id, "workspace_id": workspace_id,
-                           "name": "Demo profile", "settings": settings, "connection": connection})
+    directory.put_profile(profile_id, workspace_id=workspace_id, name="Demo profile",
+                          settings=settings, connection=connection)
     secret_string = json.dumps({"access_token": meta_token})
     try:
         secrets_client.create_secret(Name=secret_id, SecretString=secret_string)

@@ -33,6 +33,8 @@ def count(name: str, value: int = 1) -> None:
 
 def flush() -> None:
     """Emit the invocation's metrics (EMF on stdout); never lets a metrics problem fail a request."""
+    if not metrics.metric_set:
+        return  # nothing recorded: skip Powertools' "no metrics" warning
     try:
         metrics.flush_metrics()
     except Exception:  # pragma: no cover - metrics must never break the API

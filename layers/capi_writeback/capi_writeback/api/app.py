@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -89,8 +90,19 @@ def _is_http(event: Any) -> bool:
 def make_handler(*registrations: Register,
                  direct: tuple[type[BaseModel], Callable[[Call, Any], dict[str, Any]],
                                type[BaseModel]] | None = None) -> LambdaHandler:
-    """The function's `lambda_handler`. `direct` = (request model, flow function, response model)."""
-    app = build_resolver(*registrations)
+    """The function's `lambda_handler`. `direct` = (request model, flow function, response model).
+
+    Lambda runs one request per process at a time, but the local server and the tests call a handler
+    from many threads, and a Powertools resolver keeps the current event on itself: so each thread
+    gets its own resolver (built on its first request).
+    """
+    local = threading.local()
+
+    def resolver() -> APIGatewayRestResolver:
+        app: APIGatewayRestResolver | None = getattr(local, "app", None)
+        if app is None:
+            app = local.app = build_resolver(*registrations)
+        return app
 
     def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         try:
@@ -99,7 +111,7 @@ def make_handler(*registrations: Register,
             request_id = _request_id_of(event) if isinstance(event, Mapping) else None
             obs.logger.set_correlation_id(request_id)
             try:
-                return app.resolve(event, context)
+                return resolver().resolve(event, context)
             except Exception as exc:  # the event itself is unusable (not a proxy event)
                 obs.logger.exception("cannot resolve event", extra={"error_class": type(exc).__name__})
                 error = as_api_error(exc)
@@ -108,7 +120,7 @@ def make_handler(*registrations: Register,
         finally:
             obs.flush()
 
-    lambda_handler.resolver = app  # type: ignore[attr-defined]
+    lambda_handler.resolver = resolver  # type: ignore[attr-defined]
     return lambda_handler
 
 

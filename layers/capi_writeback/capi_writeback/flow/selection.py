@@ -66,17 +66,11 @@ def preview_id_for(profile_id: str, payload_hash: str) -> str:
 
 
 def profile_settings(profile: Mapping[str, Any]) -> Any:
-    """The profile's stored settings as a ProfileSettings (unknown keys ignored)."""
-    import dataclasses
-
+    """The profile's stored settings as a ProfileSettings."""
     from capi_writeback.settings import ProfileSettings
 
     stored = profile.get("settings")
-    stored = stored if isinstance(stored, Mapping) else {}
-    names = {f.name for f in dataclasses.fields(ProfileSettings)}
-    kwargs: dict[str, Any] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in stored.items()
-              if k in names and v is not None}
-    return ProfileSettings(**kwargs)
+    return ProfileSettings.from_dict(stored if isinstance(stored, Mapping) else None)
 
 
 def build(services: Services, access: Access, selection: Selection, note: Note) -> Built:

@@ -16,19 +16,21 @@ DONE_STATUSES = frozenset({"accepted", "partially_rejected"})
 
 
 def meta_error_details(error: Any) -> dict[str, Any]:
-    """Meta's code, subcode, fbtrace_id and fix hint of a MetaError (never a token: it has none)."""
-    details: dict[str, Any] = {}
-    for name in ("code", "subcode", "fbtrace_id", "error_type", "http_status", "is_transient"):
-        value = getattr(error, name, None)
-        if value is not None:
-            details[name] = value
-    message = getattr(error, "user_msg", None) or str(error)
-    if message:
-        details["message"] = message
-    fix = getattr(error, "fix", None)
-    if fix:
-        details["fix"] = fix
+    """Meta's code, subcode, fbtrace_id, message and fix hint of a MetaError (it never holds a token)."""
+    summary = error.to_dict() if hasattr(error, "to_dict") else {"message": str(error)}
+    details = {k: summary.get(k) for k in ("code", "subcode", "fbtrace_id", "message", "user_msg", "fix")
+               if summary.get(k) is not None}
+    details.setdefault("message", str(error))
     return details
+
+
+def api_error_for(error: Any, details: dict[str, Any]) -> ApiError:
+    """A MetaError raised by the client (e.g. unreadable credentials) as the API's typed error."""
+    merged = {**meta_error_details(error), **details}
+    if is_unavailable(error):
+        return MetaUnavailable(details=merged)
+    fix = merged.get("fix")
+    return MetaRejected(fix=str(fix) if fix else None, details=merged)
 
 
 def batch_summary(result: Any) -> dict[str, Any]:
@@ -62,6 +64,12 @@ def is_unavailable(error: Any) -> bool:
     except ImportError:  # pragma: no cover - the client package is part of the layer
         return bool(getattr(error, "is_transient", False))
     return isinstance(error, MetaUnavailableError) or bool(getattr(error, "is_transient", False))
+
+
+def is_meta_error(error: BaseException) -> bool:
+    from capi_writeback.meta.errors import MetaError
+
+    return isinstance(error, MetaError)
 
 
 def overall_status(batches: Iterable[Mapping[str, Any]]) -> str:

@@ -38,9 +38,9 @@ class Services:
         from capi_writeback.store import dynamodb
 
         if self.directory is None:
-            self.directory = dynamodb.DynamoDirectoryStore()
+            self.directory = dynamodb.DynamoDirectoryStore(clock=self.clock)
         if self.conversions is None:
-            self.conversions = dynamodb.DynamoConversionStore()
+            self.conversions = dynamodb.DynamoConversionStore(clock=self.clock)
         if self.ledger is None:
             self.ledger = ConfirmLedger(dynamodb.DynamoIdempotencyStore(), self.clock)
         if self.breaker is None:

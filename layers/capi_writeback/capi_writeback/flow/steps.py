@@ -89,8 +89,14 @@ def dry_run(call: Call, request: DryRunRequest, services: Services | None = None
         if built.event_count:
             note.failed_status = "failed"
             client = services.meta(access.connection.get("api_version"))
-            results = client.send(str(access.connection["pixel_id"]), str(access.connection["secret_id"]),
-                                  built.payload, test_event_code=str(code))
+            try:
+                results = client.send(str(access.connection["pixel_id"]),
+                                      str(access.connection["secret_id"]), built.payload,
+                                      test_event_code=str(code))
+            except Exception as exc:
+                if not sending.is_meta_error(exc):
+                    raise
+                raise sending.api_error_for(exc, {"operation": "dry_run"}) from None
             batches = [sending.batch_summary(r) for r in results]
             for r in results:
                 messages.extend(str(m) for m in (getattr(r, "messages", None) or []))
@@ -181,11 +187,17 @@ def _send_confirm(services: Services, call: Call, access: Access, built: sel.Bui
             for r in results:
                 summary = sending.batch_summary(r)
                 sent[summary["index"]] = summary
-    except Exception:
+    except Exception as exc:
+        # Nothing more will be sent by this attempt: release the key (accepted batches stay
+        # recorded) and count the failure, then answer with the typed error.
         services.ledger.finish(claim, "failed", {"status": "failed"})
-        services.breaker.record_failure(access.profile_id)
         obs.count(obs.CONFIRMS_FAILED)
-        raise
+        if services.breaker.record_failure(access.profile_id):
+            obs.count(obs.BREAKER_OPENED)
+        if not sending.is_meta_error(exc):
+            raise
+        raise sending.api_error_for(exc, {"operation": "confirm", "status": "failed",
+                                          "idempotency_key": key}) from None
     batches = [done.get(i) or sent.get(i) or _missing(i, built.event_count)
                for i in range(math.ceil(built.event_count / BATCH_SIZE))]
     status = sending.overall_status(batches) if batches else "succeeded"

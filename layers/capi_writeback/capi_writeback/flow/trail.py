@@ -12,14 +12,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from capi_writeback.errors import ApiError
 from capi_writeback.flow.services import Services
 from capi_writeback.observability import logger
+from capi_writeback.rails.audit import iso_ms
 
 T = TypeVar("T")
+
+__all__ = ["Call", "Note", "audited", "iso_ms"]
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,6 @@ class Note:
     status: str = "succeeded"
     failed_status: str = "refused"
     error: dict[str, Any] | None = None
-
-
-def iso_ms(ts: float) -> str:
-    """ISO-8601 UTC with milliseconds, as used for audit timestamps and windows."""
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
 
 
 def audited(services: Services, call: Call, operation: str, body: Callable[[Note], T]) -> T:

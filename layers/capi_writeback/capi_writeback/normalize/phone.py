@@ -27,10 +27,10 @@ def normalize_phone(value: str, country: str | None = None) -> str | None:
     if not international and digits.startswith("00"):
         international, digits = True, digits[2:]
     if international:
-        return _international(digits)
+        return _international(digits, strict=False)
     if country is None:
-        # No country to infer from: accept it only if it already carries a country code.
-        return _international(digits)
+        # No country to infer from: accept it only if it reads as a valid international number.
+        return _international(digits, strict=True)
     if country in _NANP:
         if len(digits) == 10 and digits[0] in "23456789":
             return "1" + digits
@@ -39,27 +39,29 @@ def normalize_phone(value: str, country: str | None = None) -> str | None:
     return _national(digits, country.upper())
 
 
-def _international(digits: str) -> str | None:
+def _international(digits: str, strict: bool) -> str | None:
     digits = digits.lstrip("0")
     if not 8 <= len(digits) <= 15:
         return None
     if not any(int(digits[:n]) in COUNTRY_CODE_TO_REGION_CODE for n in (1, 2, 3)):
         return None
-    return _possible("+" + digits, None)
+    return _parse("+" + digits, None, strict)
 
 
 @lru_cache(maxsize=65536)
 def _national(digits: str, region: str) -> str | None:
-    return _possible(digits, region)
+    return _parse(digits, region, False)
 
 
 @lru_cache(maxsize=65536)
-def _possible(text: str, region: str | None) -> str | None:
+def _parse(text: str, region: str | None, strict: bool) -> str | None:
+    """E.164 digits of a number that is possible (right length), or valid when `strict`."""
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(parsed):
+    ok = phonenumbers.is_valid_number(parsed) if strict else phonenumbers.is_possible_number(parsed)
+    if not ok:
         return None
     # E.164 keeps meaningful leading zeros (Italy); national_number alone would lose them.
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]

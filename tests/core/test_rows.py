@@ -1,0 +1,111 @@
+"""Reading rows: formats, synonyms, column mapping, lists of PII values, timestamps."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from capi_writeback.rows import InvalidRow, canonical_row, parse_occurred_at, read_rows, unknown_keys
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def test_jsonl_rows_keep_their_position_and_bad_lines_become_invalid_rows() -> None:
+    text = '{"a": 1}\n\n  \nnot json\n[1, 2]\n{"b": 2}\n'
+    rows = list(read_rows(text, "jsonl"))
+    assert rows[0] == {"a": 1}
+    assert isinstance(rows[1], InvalidRow) and "not valid JSON" in rows[1].detail
+    assert isinstance(rows[2], InvalidRow) and "must be a JSON object" in rows[2].detail
+    assert rows[3] == {"b": 2}
+    assert len(rows) == 4
+
+
+def test_jsonl_from_a_stream_and_a_json_array() -> None:
+    assert list(read_rows(io.StringIO('{"a": 1}\n{"a": 2}\n'))) == [{"a": 1}, {"a": 2}]
+    assert list(read_rows('\ufeff[{"a": 1},\n {"a": 2}]')) == [{"a": 1}, {"a": 2}]
+    assert list(read_rows(io.StringIO('[{"a": 1},\n{"a": 2}]'))) == [{"a": 1}, {"a": 2}]
+
+
+def test_csv_rows_use_the_header_and_skip_blank_lines() -> None:
+    text = "\ufeffConversion ID,Email Address,Notes\nc-1,a@example.com,x\n\nc-2,,\n"
+    assert list(read_rows(text, "csv")) == [
+        {"Conversion ID": "c-1", "Email Address": "a@example.com", "Notes": "x"},
+        {"Conversion ID": "c-2", "Email Address": "", "Notes": ""},
+    ]
+
+
+def test_unknown_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown row format"):
+        list(read_rows("", "xml"))
+
+
+def test_sample_files_are_readable() -> None:
+    jsonl = list(read_rows((DATA / "conversions.jsonl").read_text("utf-8")))
+    csv_rows = list(read_rows((DATA / "conversions.csv").read_text("utf-8"), "csv"))
+    assert len(jsonl) == 13 and sum(isinstance(r, InvalidRow) for r in jsonl) == 1
+    assert len(csv_rows) == 5 and all(isinstance(r, dict) for r in csv_rows)
+
+
+@pytest.mark.parametrize(("key", "canonical"), [
+    ("em", "email"), ("ph", "phone"), ("fn", "first_name"), ("ln", "last_name"), ("ct", "city"),
+    ("st", "state"), ("zp", "zip"), ("db", "date_of_birth"), ("ge", "gender"),
+    ("event_time", "occurred_at"), ("Email Address", "email"), ("Phone-Number", "phone"),
+    ("ZIP Code", "zip"), ("IP", "client_ip_address"), ("User Agent", "client_user_agent"),
+    ("customer_id", "external_id"), ("Conversion ID", "conversion_id"), ("COUNTRY", "country"),
+])
+def test_synonyms(key: str, canonical: str) -> None:
+    assert canonical_row({key: "v"}) == {canonical: "v"}
+
+
+def test_empty_values_and_unknown_keys_are_dropped() -> None:
+    raw = {"email": "", "phone": None, "notes": "vip", "conversion_id": "c"}
+    assert canonical_row(raw) == {"conversion_id": "c"}
+    assert unknown_keys(raw) == ["notes"]
+
+
+def test_column_mapping_comes_before_synonyms() -> None:
+    raw = {"Kunde E-Mail": "a@example.com", "Bestellnr": "o-1", "Wann": "1763890000", "ip": "1.2.3.4"}
+    mapping = {"Kunde E-Mail": "email", "Bestellnr": "conversion_id", "Wann": "occurred_at", "ip": "notes"}
+    assert canonical_row(raw, mapping) == {
+        "email": "a@example.com", "conversion_id": "o-1", "occurred_at": "1763890000",
+    }
+    assert unknown_keys(raw, mapping) == []
+
+
+def test_two_spellings_of_a_pii_field_are_merged_into_a_list() -> None:
+    row = canonical_row({"email": "a@example.com", "em": ["b@example.com", "c@example.com"]})
+    assert row == {"email": ["a@example.com", "b@example.com", "c@example.com"]}
+    assert canonical_row({"value": 1, "amount": 2}) == {"value": 1}
+
+
+def test_nested_user_data_and_custom_data_are_flattened() -> None:
+    raw = {"conversion_id": "c", "user_data": {"em": "a@example.com", "client_ip_address": "1.2.3.4"},
+           "custom_data": {"value": 5, "currency": "EUR"}}
+    assert canonical_row(raw) == {"conversion_id": "c", "email": "a@example.com",
+                                  "client_ip_address": "1.2.3.4", "value": 5, "currency": "EUR"}
+
+
+@pytest.mark.parametrize(("value", "expected", "warns"), [
+    (1763890000, 1763890000, False),
+    ("1763890000", 1763890000, False),
+    (1763890000.7, 1763890000, False),
+    (1763890000123, 1763890000, True),
+    ("1763890000123", 1763890000, True),
+    ("2025-11-23T09:26:40Z", 1763890000, False),
+    ("2025-11-23T10:26:40+01:00", 1763890000, False),
+    ("2025-11-23T09:26:40", 1763890000, False),
+    ("2025-11-23 09:26:40.500", 1763890000, False),
+])
+def test_occurred_at(value: object, expected: int, warns: bool) -> None:
+    seconds, warning = parse_occurred_at(value)
+    assert seconds == expected
+    assert (warning is not None) == warns
+
+
+@pytest.mark.parametrize("value", [None, "", "yesterday", True, 0, -5, float("nan"), [1], {"a": 1},
+                                   10**15])
+def test_bad_occurred_at(value: object) -> None:
+    with pytest.raises(ValueError, match="occurred_at"):
+        parse_occurred_at(value)

@@ -1,0 +1,203 @@
+"""The confirm ledger (SPEC §6 idempotency) on both backends: new, replay, reuse, in progress, lease
+expiry, per-batch progress and resume, TTL, and 20 concurrent claims of one key."""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from capi_writeback.errors import ConfirmInProgress, IdempotencyKeyReused
+from capi_writeback.rails.clock import ManualClock
+from capi_writeback.rails.idempotency import Claim, ConfirmLedger, LeaseLost, record_id
+from capi_writeback.store import dynamodb
+
+H1 = "sha256:" + "1" * 64
+H2 = "sha256:" + "2" * 64
+
+
+def summary(index: int, received: int = 1000) -> dict[str, Any]:
+    return {"index": index, "event_count": 1000, "events_received": received,
+            "fbtrace_id": f"trace-{index}", "status": "accepted", "ratio": 0.5}
+
+
+@pytest.fixture
+def ledger(ledger_store: Any, clock: ManualClock) -> ConfirmLedger:
+    return ConfirmLedger(ledger_store, clock, lease_seconds=900, ttl_seconds=7 * 86400)
+
+
+def test_first_claim_is_new_with_nothing_done(ledger: ConfirmLedger) -> None:
+    claim = ledger.claim("p1", "key-1", H1, 3)
+    assert claim.kind == "new"
+    assert claim.done_batches == {}
+    assert claim.result is None
+    assert claim.attempt == 1
+    assert (claim.payload_hash, claim.batch_count) == (H1, 3)
+
+
+def test_succeeded_confirm_replays_its_result(ledger: ConfirmLedger) -> None:
+    claim = ledger.claim("p1", "key-1", H1, 1)
+    result = {"status": "succeeded", "events_received": 1000, "batches": [summary(0)], "value": 12.5}
+    ledger.record_batch(claim, 0, summary(0))
+    ledger.finish(claim, "succeeded", result)
+
+    again = ledger.claim("p1", "key-1", H1, 1)
+    assert again.kind == "replay"
+    assert again.result == result
+    with pytest.raises(ValueError):
+        ledger.record_batch(again, 0, summary(0))
+    with pytest.raises(ValueError):
+        ledger.finish(again, "succeeded", result)
+    assert ledger.claim("p1", "key-1", H1, 1).kind == "replay"  # replaying changes nothing
+
+
+def test_same_key_different_payload_is_refused_while_running_and_after(ledger: ConfirmLedger) -> None:
+    claim = ledger.claim("p1", "key-1", H1, 1)
+    with pytest.raises(IdempotencyKeyReused):
+        ledger.claim("p1", "key-1", H2, 1)
+    ledger.finish(claim, "succeeded", {"status": "succeeded"})
+    with pytest.raises(IdempotencyKeyReused) as info:
+        ledger.claim("p1", "key-1", H2, 1)
+    assert info.value.status == 409
+
+
+def test_same_key_while_running_is_in_progress(ledger: ConfirmLedger, clock: ManualClock) -> None:
+    ledger.claim("p1", "key-1", H1, 2)
+    clock.advance(899)
+    with pytest.raises(ConfirmInProgress) as info:
+        ledger.claim("p1", "key-1", H1, 2)
+    assert info.value.type == "CONFIRM_IN_PROGRESS"
+    assert info.value.details["lease_expires_in"] == 1
+
+
+def test_keys_are_per_profile(ledger: ConfirmLedger) -> None:
+    assert ledger.claim("p1", "key-1", H1, 1).kind == "new"
+    assert ledger.claim("p2", "key-1", H2, 1).kind == "new"
+
+
+def test_partial_failure_then_retry_resumes_with_the_accepted_batches(ledger: ConfirmLedger) -> None:
+    first = ledger.claim("p1", "key-1", H1, 4)
+    assert ledger.record_batch(first, 0, summary(0))
+    assert ledger.record_batch(first, 2, summary(2, received=990))
+    ledger.finish(first, "partially_failed", {"status": "partially_failed"})
+
+    second = ledger.claim("p1", "key-1", H1, 4)
+    assert second.kind == "resume"
+    assert second.attempt == 2
+    assert second.done_batches == {0: summary(0), 2: summary(2, received=990)}
+    assert ledger.record_batch(second, 1, summary(1))
+    ledger.finish(second, "failed", {"status": "failed"})
+
+    third = ledger.claim("p1", "key-1", H1, 4)
+    assert third.kind == "resume"
+    assert sorted(third.done_batches) == [0, 1, 2]
+    ledger.record_batch(third, 3, summary(3))
+    ledger.finish(third, "succeeded", {"status": "succeeded", "n": 4})
+    assert ledger.claim("p1", "key-1", H1, 4).result == {"status": "succeeded", "n": 4}
+
+
+def test_crashed_attempt_is_taken_over_after_its_lease(ledger: ConfirmLedger, clock: ManualClock) -> None:
+    crashed = ledger.claim("p1", "key-1", H1, 3)
+    ledger.record_batch(crashed, 1, summary(1))
+    clock.advance(899)
+    ledger.record_batch(crashed, 0, summary(0))  # renews the lease: still in progress 899 s later
+    clock.advance(899)
+    with pytest.raises(ConfirmInProgress):
+        ledger.claim("p1", "key-1", H1, 3)
+    clock.advance(2)  # 901 s since the last renewal: the lease is over
+
+    taker = ledger.claim("p1", "key-1", H1, 3)
+    assert taker.kind == "resume"
+    assert sorted(taker.done_batches) == [0, 1]
+    assert taker.owner != crashed.owner
+
+    # The old attempt wakes up: its batch is still remembered, but it no longer owns the key.
+    assert ledger.record_batch(crashed, 2, summary(2)) is False
+    with pytest.raises(LeaseLost) as info:
+        ledger.finish(crashed, "succeeded", {"status": "succeeded", "who": "crashed"})
+    assert info.value.type == "CONFIRM_IN_PROGRESS"
+    ledger.finish(taker, "succeeded", {"status": "succeeded", "who": "taker"})
+    assert ledger.claim("p1", "key-1", H1, 3).result == {"status": "succeeded", "who": "taker"}
+
+
+def test_expired_record_is_absent_and_its_progress_forgotten(ledger: ConfirmLedger, clock: ManualClock) -> None:
+    old = ledger.claim("p1", "key-1", H1, 2)
+    ledger.record_batch(old, 0, summary(0))
+    ledger.finish(old, "failed", {"status": "failed"})
+    clock.advance(7 * 86400 + 1)  # the TTL has passed (moto never deletes: the code must not see it)
+
+    fresh = ledger.claim("p1", "key-1", H2, 2)
+    assert fresh.kind == "new"
+    ledger.finish(fresh, "partially_failed", {"status": "partially_failed"})
+    assert ledger.claim("p1", "key-1", H2, 2).done_batches == {}  # old generation's batch not reused
+
+
+def test_finish_rejects_unknown_status(ledger: ConfirmLedger) -> None:
+    claim = ledger.claim("p1", "key-1", H1, 1)
+    with pytest.raises(ValueError):
+        ledger.finish(claim, "done", {})
+
+
+def test_odd_keys_are_hashed_into_the_record_id(ledger: ConfirmLedger) -> None:
+    key = "order#42 / ünïcode " + "x" * 100
+    rid = record_id("p1", key)
+    assert key not in rid and rid.startswith("confirm#p1#") and len(rid) == len("confirm#p1#") + 64
+    assert record_id("p1", key) != record_id("p1", key + "y")
+    claim = ledger.claim("p1", key, H1, 1)
+    assert claim.kind == "new" and claim.idempotency_key == key
+
+
+def test_twenty_threads_claiming_one_key_get_exactly_one_new(ledger: ConfirmLedger) -> None:
+    barrier = threading.Barrier(20)
+
+    def attempt(_: int) -> str:
+        barrier.wait()
+        try:
+            return ledger.claim("p1", "same-key", H1, 5).kind
+        except ConfirmInProgress:
+            return "in_progress"
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(attempt, range(20)))
+    assert outcomes.count("new") == 1
+    assert outcomes.count("in_progress") == 19
+
+
+def test_concurrent_batch_records_all_land(ledger: ConfirmLedger) -> None:
+    claim = ledger.claim("p1", "key-1", H1, 40)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(pool.map(lambda i: ledger.record_batch(claim, i, summary(i)), range(40)))
+    ledger.finish(claim, "partially_failed", {})
+    assert sorted(ledger.claim("p1", "key-1", H1, 40).done_batches) == list(range(40))
+
+
+def test_dynamodb_layout_and_writes_are_conditional(aws: dict[str, str], calls: Any,
+                                                    clock: ManualClock) -> None:
+    ledger = ConfirmLedger(dynamodb.DynamoIdempotencyStore(), clock)
+    claim: Claim = ledger.claim("p1", "key-1", H1, 2)
+    ledger.record_batch(claim, 0, summary(0))
+    ledger.finish(claim, "succeeded", {"status": "succeeded"})
+    ledger.claim("p1", "key-1", H1, 2)
+
+    item = dynamodb.client().get_item(TableName=os.environ["IDEMPOTENCY_TABLE"],
+                                      Key={"id": {"S": claim.record_id}})["Item"]
+    assert item["status"]["S"] == "COMPLETED"
+    assert item["validation"]["S"] == H1
+    assert int(item["expiration"]["N"]) == int(clock() + 7 * 86400)  # the table's TTL attribute
+    for op, _table, body in calls.calls:
+        if op == "UpdateItem" or (op == "PutItem" and body["Item"]["id"]["S"] == claim.record_id):
+            assert "ConditionExpression" in body, op
+    assert calls.count("Scan") == 0
+
+
+def test_oversized_result_is_refused_before_writing(aws: dict[str, str], clock: ManualClock) -> None:
+    ledger = ConfirmLedger(dynamodb.DynamoIdempotencyStore(), clock)
+    claim = ledger.claim("p1", "key-1", H1, 1)
+    noise = os.urandom(400_000).hex()
+    with pytest.raises(ValueError, match="too large"):
+        ledger.finish(claim, "succeeded", {"noise": noise})
+    with pytest.raises(ConfirmInProgress):  # still held by the attempt: nothing half-written
+        ledger.claim("p1", "key-1", H1, 1)

@@ -7,6 +7,7 @@ envelope; a request is accepted or refused as a whole (rule 8).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -307,7 +308,9 @@ def _check_app_data(app_data: Any) -> None:
         )
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_ip(value: str) -> bool:
+    """IPv4 or IPv6, optionally with a parameter-builder appendix (cached: senders repeat addresses)."""
     try:
         ipaddress.ip_address(value)
         return True
@@ -324,68 +327,70 @@ def _is_ip(value: str) -> bool:
 
 
 def _present(value: Any) -> bool:
-    return value not in (None, "", [])
+    return value is not None and value != "" and value != []
+
+
+_HASHED = frozenset(HASHED_KEYS)
+_NOT_HASHED_MSG = (
+    "The {key} parameter isn’t hashed. Hash all user parameters as SHA256, except for client user agent, "
+    "click ID, and browser ID. Any other user parameters that are not hashed are automatically rejected by "
+    "Facebook."
+)
 
 
 def _check_user_data(user_data: Any, strictness: Strictness) -> None:
+    """Rule 6: hashed keys are hashes, never-hashed keys look right, identifiers are matchable."""
     if not isinstance(user_data, dict):
         raise _invalid("Invalid User Data", "The user_data parameter must be an object.")
-    for key in HASHED_KEYS:
-        value = user_data.get(key)
+    keys: list[str] = []
+    for key, value in user_data.items():
         if not _present(value):
             continue
-        values = value if isinstance(value, list) else [value]
-        for item in values:
-            ok = isinstance(item, str) and (
-                _SHA256.match(item) is not None or (strictness.accept_md5 and _MD5.match(item) is not None)
-            )
-            if not ok:
+        keys.append(key)
+        if key in _HASHED:
+            for item in value if isinstance(value, list) else (value,):
+                if not (isinstance(item, str) and (
+                    _SHA256.match(item) or (strictness.accept_md5 and _MD5.match(item))
+                )):
+                    raise _invalid(
+                        "User Parameter Not Hashed", _NOT_HASHED_MSG.format(key=key), subcode=2804016
+                    )
+        elif key == "client_ip_address":
+            if not (isinstance(value, str) and _is_ip(value)):
                 raise _invalid(
-                    "User Parameter Not Hashed",
-                    f"The {key} parameter isn’t hashed. Hash all user parameters as SHA256, except for "
-                    "client user agent, click ID, and browser ID. Any other user parameters that are not "
-                    "hashed are automatically rejected by Facebook.",
-                    subcode=2804016,
+                    "Invalid IP Address",
+                    "The client_ip_address parameter must be a valid IPv4 or IPv6 address.",
                 )
-    ip = user_data.get("client_ip_address")
-    if _present(ip) and not (isinstance(ip, str) and _is_ip(ip)):
-        raise _invalid(
-            "Invalid IP Address", "The client_ip_address parameter must be a valid IPv4 or IPv6 address."
-        )
-    for key in ("fbc", "fbp"):
-        value = user_data.get(key)
-        if _present(value) and not (isinstance(value, str) and _FB_COOKIE.match(value)):
+        elif key in ("fbc", "fbp"):
+            if not (isinstance(value, str) and _FB_COOKIE.match(value)):
+                raise _invalid(
+                    f"Invalid {key} Parameter",
+                    f"The {key} parameter must look like fb.<subdomain index>.<creation time>.<value>.",
+                )
+        elif key == "client_user_agent":
+            if not isinstance(value, str):
+                raise _invalid("Invalid User Agent", "The client_user_agent parameter must be a string.")
+        elif key in ("fb_login_id", "lead_id"):
+            if not _is_integer(value):
+                raise _invalid("Invalid Parameter", f"The {key} parameter must be an integer.")
+        elif key == "external_id" and not all(
+            isinstance(v, str) and v for v in (value if isinstance(value, list) else (value,))
+        ):
             raise _invalid(
-                f"Invalid {key} Parameter",
-                f"The {key} parameter must look like fb.<subdomain index>.<creation time>.<value>.",
+                "Invalid External ID", "The external_id parameter must be a string or a list of strings."
             )
-    agent = user_data.get("client_user_agent")
-    if _present(agent) and not isinstance(agent, str):
-        raise _invalid("Invalid User Agent", "The client_user_agent parameter must be a string.")
-    for key in ("fb_login_id", "lead_id"):
-        value = user_data.get(key)
-        if _present(value) and not _is_integer(value):
-            raise _invalid("Invalid Parameter", f"The {key} parameter must be an integer.")
-    external = user_data.get("external_id")
-    if _present(external) and not all(
-        isinstance(v, str) and v for v in (external if isinstance(external, list) else [external])
-    ):
-        raise _invalid(
-            "Invalid External ID", "The external_id parameter must be a string or a list of strings."
-        )
-    keys = frozenset(k for k, v in user_data.items() if _present(v))
     if not keys:
         raise _invalid(
-            "Missing User Data",
-            "You must provide at least one customer information parameter in user_data.",
-            subcode=None,
+            "Missing User Data", "You must provide at least one customer information parameter in user_data."
         )
-    if strictness.check_baseline and any(keys <= combo for combo in BASELINE_INVALID):
-        raise _invalid(
-            "Insufficient Customer Information",
-            "The customer information parameters of this event cannot be matched: add email, phone, "
-            "external_id, click ID, browser ID or IP address.",
-        )
+    if strictness.check_baseline:
+        present = frozenset(keys)
+        if any(present <= combo for combo in BASELINE_INVALID):
+            raise _invalid(
+                "Insufficient Customer Information",
+                "The customer information parameters of this event cannot be matched: add email, phone, "
+                "external_id, click ID, browser ID or IP address.",
+            )
 
 
 def _check_custom_data(event_name: str, custom_data: Any) -> None:

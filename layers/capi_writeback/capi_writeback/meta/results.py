@@ -34,9 +34,9 @@ class RejectedEvent:
 class BatchResult:
     """The outcome of batch `index` (events[index*1000:(index+1)*1000]).
 
-    status: "accepted" (all taken), "partially_rejected" (some taken, `rejected` lists the others),
-    "failed" (`error` says why; `events_received` may still be > 0 if a failure hit midway through a
-    bisection, and then `accepted_positions` names exactly which events Meta took).
+    status: "accepted" (all taken), "partially_rejected" (Meta processed the batch: some events taken,
+    `rejected` lists the others, including any left unsent because isolating them was cut short), or
+    "failed" (`error` says why and no event of the batch was taken, so it is safe to send it again).
     """
 
     index: int

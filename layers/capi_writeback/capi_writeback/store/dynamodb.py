@@ -356,7 +356,7 @@ class DynamoBreakerStore(_Table):
         kwargs: dict[str, Any] = {}
         values: dict[str, Any] = {":empty": {"L": []}, ":one": {"N": "1"}}
         if only_if_any:
-            kwargs["ConditionExpression"] = "size(failures) > :zero"
+            kwargs["ConditionExpression"] = "attribute_exists(failures) AND size(failures) > :zero"
             values[":zero"] = {"N": "0"}
         try:
             self.ddb.update_item(

@@ -187,7 +187,7 @@ def parse_occurred_at(value: Any) -> tuple[int, str | None]:
         number = value
     else:
         raise ValueError(f"occurred_at must be a number or an ISO-8601 string, not {_kind(value)}")
-    if not number == number or number <= 0 or number >= _MAX_UNIX:
+    if not number == number or number < 1 or number >= _MAX_UNIX:
         raise ValueError("occurred_at is not a plausible unix time")
     if number >= MS_THRESHOLD:
         return int(number // 1000), "occurred_at looked like unix milliseconds; converted to seconds"

@@ -50,7 +50,7 @@ def parse_amount(value: object) -> float | int | None:
             text = text.replace(",", "")  # thousands separators
         else:
             text = text.replace(",", ".")  # decimal comma
-    if not text or not all(ch.isdigit() or ch == "." for ch in text) or text.count(".") > 1 or text == ".":
+    if not text or not all(ch in "0123456789." for ch in text) or text.count(".") > 1 or text == ".":
         return None
     number = float(text)
     if number.is_integer() and "." not in text and len(text) < 16:

@@ -22,7 +22,7 @@ _MONTHS = {
     for name in names
 }
 _ISO_DATETIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})[t ].*")
-_TOKENS = re.compile(r"\d+|[^\W\d_]+")
+_TOKENS = re.compile(r"[0-9]+|[^\W\d_]+")
 
 
 @lru_cache(maxsize=32768)
@@ -34,19 +34,19 @@ def normalize_date_of_birth(value: str, country: str | None = None) -> str | Non
         text = f"{iso[1]}-{iso[2]}-{iso[3]}"
     tokens = _TOKENS.findall(text)
     month_first = country in (None, "us")
-    if len(tokens) == 1 and tokens[0].isdigit() and len(tokens[0]) == 8:
+    if len(tokens) == 1 and _number(tokens[0]) and len(tokens[0]) == 8:
         t = tokens[0]
         candidates = [(t[:4], t[4:6], t[6:])]
         candidates += [(t[4:], t[:2], t[2:4]), (t[4:], t[2:4], t[:2])][:: 1 if month_first else -1]
         return _first_valid(candidates)
     if len(tokens) != 3:
         return None
-    words = [t for t in tokens if not t.isdigit()]
+    words = [t for t in tokens if not _number(t)]
     if words:
         if len(words) != 1 or words[0] not in _MONTHS:
             return None
         month = str(_MONTHS[words[0]])
-        day, year = (t for t in tokens if t.isdigit())
+        day, year = (t for t in tokens if _number(t))
         if len(day) == 4:  # "1997 feb 16"
             day, year = year, day
         return _first_valid([(year, month, day)])
@@ -56,6 +56,10 @@ def normalize_date_of_birth(value: str, country: str | None = None) -> str | Non
     if month_first:
         return _first_valid([(c, a, b), (c, b, a)])
     return _first_valid([(c, b, a), (c, a, b)])
+
+
+def _number(token: str) -> bool:
+    return token.isascii() and token.isdigit()
 
 
 def _first_valid(candidates: list[tuple[str, str, str]]) -> str | None:

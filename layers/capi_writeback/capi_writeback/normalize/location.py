@@ -104,7 +104,7 @@ def normalize_zip(value: str, country: str | None = None) -> str | None:
     text = _letters(value)
     if not text:
         return None
-    if text.isdigit() and (country == "us" or (country is None and len(text) == 9)):
+    if text.isascii() and text.isdigit() and (country == "us" or (country is None and len(text) == 9)):
         if len(text) in (5, 9):
             return text[:5]
         if country == "us" and len(text) in (3, 4):

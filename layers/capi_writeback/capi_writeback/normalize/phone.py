@@ -15,6 +15,8 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 _NANP = frozenset({"us", "ca", "pr", "vi", "gu", "as", "mp", "um"})
 _DIGITS = frozenset("0123456789")
+# E.164 numbers (country code included) have 7 to 15 digits in practice (Niue has 7).
+_MIN_DIGITS, _MAX_DIGITS = 7, 15
 
 
 def normalize_phone(value: str, country: str | None = None) -> str | None:
@@ -41,7 +43,7 @@ def normalize_phone(value: str, country: str | None = None) -> str | None:
 
 def _international(digits: str, strict: bool) -> str | None:
     digits = digits.lstrip("0")
-    if not 8 <= len(digits) <= 15:
+    if not _MIN_DIGITS <= len(digits) <= _MAX_DIGITS:
         return None
     if not any(int(digits[:n]) in COUNTRY_CODE_TO_REGION_CODE for n in (1, 2, 3)):
         return None
@@ -60,8 +62,12 @@ def _parse(text: str, region: str | None, strict: bool) -> str | None:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    ok = phonenumbers.is_valid_number(parsed) if strict else phonenumbers.is_possible_number(parsed)
+    if strict:
+        ok = phonenumbers.is_valid_number(parsed)
+    else:  # "local only" numbers lack an area code Meta would need
+        ok = phonenumbers.is_possible_number_with_reason(parsed) == phonenumbers.ValidationResult.IS_POSSIBLE
     if not ok:
         return None
     # E.164 keeps meaningful leading zeros (Italy); national_number alone would lose them.
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
+    return e164 if _MIN_DIGITS <= len(e164) <= _MAX_DIGITS else None

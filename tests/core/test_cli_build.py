@@ -1,0 +1,118 @@
+"""`capi-writeback build` end to end on the sample files (SPEC §7)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from capi_writeback.hashing import is_hashed
+from capi_writeback_local.cli import main
+
+from .conftest import NOW
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def run_build(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[dict[str, Any]], str]:
+    code = main(["build", *args])
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
+def test_jsonl_sample(capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines, err = run_build(capsys, "--input", str(DATA / "conversions.jsonl"), "--now", str(NOW))
+    assert code == 0 and err == ""
+    assert [line["row"] for line in lines] == list(range(13))
+    skipped = {line["row"]: line["skipped"]["reason"] for line in lines if "skipped" in line}
+    assert skipped == {4: "MISSING_EVENT_SOURCE_URL", 5: "EVENT_TOO_OLD", 6: "PURCHASE_MISSING_CURRENCY",
+                       7: "NO_CUSTOMER_IDENTIFIERS", 9: "INVALID_EVENT_NAME", 10: "INVALID_ROW",
+                       11: "MISSING_TIMESTAMP"}
+    events = [line for line in lines if "event" in line]
+    assert [e["event"]["event_name"] for e in events] == ["Purchase", "Purchase", "Lead", "Schedule",
+                                                          "qualified_demo", "Search"]
+    assert events[0]["match_quality"] == "great"
+    for line in events:
+        assert set(line) == {"row", "event", "match_quality", "warnings"}
+        assert_meta_valid(line["event"])
+    assert any("milliseconds" in w for w in events[1]["warnings"])
+
+
+def test_csv_sample_with_profile_country(capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines, _ = run_build(capsys, "--input", str(DATA / "conversions.csv"), "--now", str(NOW),
+                               "--country", "us")
+    assert code == 0
+    assert [line.get("skipped", {}).get("reason") for line in lines] == [
+        None, None, None, "PURCHASE_MISSING_VALUE", "UNKNOWN_OUTCOME_TYPE"]
+    first = lines[0]["event"]
+    assert first["custom_data"] == {"value": 1234.5, "currency": "USD"}
+    assert len(lines[1]["event"]["user_data"]["em"]) == 2
+    for line in lines[:3]:
+        assert_meta_valid(line["event"])
+
+
+def test_stdin_and_identical_output_for_identical_input(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    data = (DATA / "conversions.jsonl").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    _, from_stdin, _ = run_build(capsys, "--now", str(NOW))
+    _, from_file, _ = run_build(capsys, "--input", str(DATA / "conversions.jsonl"), "--now", str(NOW))
+    assert from_stdin == from_file
+
+
+@pytest.mark.parametrize("make_input", [
+    lambda tmp: str(tmp / "missing.jsonl"),
+    lambda tmp: str(tmp),
+    lambda tmp: _write(tmp / "binary.jsonl", b"\xff\xfe\x00garbage\x80"),
+])
+def test_unreadable_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                make_input: Any) -> None:
+    code = main(["build", "--input", make_input(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("capi-writeback build: cannot read")
+
+
+def test_garbage_rows_never_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = ['{"conversion_id": {"x": 1}, "occurred_at": [1]}', '{"email": 5, "phone": true}', "null", "{}",
+            '{"conversion_id": 1, "occurred_at": 1e400, "outcome_type": 7}',
+            '{"conversion_id": "c", "occurred_at": 1763890000, "event_name": "Lead", "em": {"a": 1},'
+            ' "value": [], "contents": "{bad", "content_ids": {}, "num_items": "many"}']
+    path = _write(tmp_path / "rows.jsonl", "\n".join(rows).encode())
+    code, lines, _ = run_build(capsys, "--input", path, "--now", str(NOW))
+    assert code == 0 and [line["row"] for line in lines] == list(range(len(rows)))
+    assert all("skipped" in line for line in lines)
+
+
+def test_console_script_runs_as_a_process() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "capi_writeback_local.cli", "build", "--input", str(DATA / "conversions.csv"),
+         "--now", str(NOW), "--country", "us"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 5
+
+
+def assert_meta_valid(event: dict[str, Any]) -> None:
+    """The rules the Meta emulator enforces (CAPI-REFERENCE §9), checked independently here."""
+    assert {"event_name", "event_time", "user_data", "action_source"} <= set(event)
+    assert isinstance(event["event_time"], int) and NOW - 7 * 86400 <= event["event_time"] <= NOW + 60
+    for key, value in event["user_data"].items():
+        if key in ("client_ip_address", "client_user_agent", "fbc", "fbp"):
+            assert isinstance(value, str)
+        else:
+            assert isinstance(value, list) and value and all(is_hashed(v) for v in value), key
+    if event["event_name"] == "Purchase":
+        assert isinstance(event["custom_data"]["value"], (int, float))
+        assert len(event["custom_data"]["currency"]) == 3
+
+
+def _write(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from pydantic import BaseModel
 
 from capi_writeback import flow
 from capi_writeback.api.models import (
@@ -39,11 +40,11 @@ AUDIT = "/v1/profiles/<profile_id>/writeback/audit"
 BREAKER_RESET = "/v1/profiles/<profile_id>/writeback/breaker/reset"
 
 
-def _errors(*statuses: int) -> dict[int, Any]:
-    """The error responses of a route for the OpenAPI document: SPEC types by HTTP status."""
+def _responses(ok: type[BaseModel], *statuses: int) -> dict[int, Any]:
+    """A route's responses for the OpenAPI document: the 200 model, and SPEC error types by status."""
     from capi_writeback.errors import ERRORS
 
-    out: dict[int, Any] = {}
+    out: dict[int, Any] = {200: {"description": "OK", "content": {"application/json": {"model": ok}}}}
     for status in sorted(set(statuses)):
         types = sorted(t for t, spec in ERRORS.items() if spec.status == status)
         out[status] = {"description": " / ".join(types) or "error",
@@ -63,7 +64,7 @@ def call_for(app: APIGatewayRestResolver, profile_id: str) -> flow.Call:
 
 def register_preview(app: APIGatewayRestResolver) -> None:
     @app.post(PREVIEW, summary="Step 1: build the events and show them; nothing is sent",
-              tags=["write-back"], responses=_errors(*_COMMON))
+              tags=["write-back"], responses=_responses(PreviewResponse, *_COMMON))
     def preview(profile_id: ProfileId,
                 request: Annotated[PreviewRequest, Body()]) -> PreviewResponse:
         return PreviewResponse.model_validate(flow.preview(call_for(app, profile_id), request))
@@ -71,7 +72,7 @@ def register_preview(app: APIGatewayRestResolver) -> None:
 
 def register_dry_run(app: APIGatewayRestResolver) -> None:
     @app.post(DRY_RUN, summary="Step 2: send with a test_event_code; Meta validates, nothing counts",
-              tags=["write-back"], responses=_errors(*_COMMON, 502, 504))
+              tags=["write-back"], responses=_responses(DryRunResponse, *_COMMON, 502, 504))
     def dry_run(profile_id: ProfileId,
                 request: Annotated[DryRunRequest, Body()]) -> DryRunResponse:
         return DryRunResponse.model_validate(flow.dry_run(call_for(app, profile_id), request))
@@ -79,7 +80,7 @@ def register_dry_run(app: APIGatewayRestResolver) -> None:
 
 def register_confirm(app: APIGatewayRestResolver) -> None:
     @app.post(CONFIRM, summary="Step 3: send for real, once (idempotency key, circuit breaker, audit)",
-              tags=["write-back"], responses=_errors(*_COMMON, 502, 503, 504))
+              tags=["write-back"], responses=_responses(ConfirmResponse, *_COMMON, 502, 503, 504))
     def confirm(profile_id: ProfileId,
                 request: Annotated[ConfirmRequest, Body()]) -> ConfirmResponse:
         return ConfirmResponse.model_validate(flow.confirm(call_for(app, profile_id), request))
@@ -87,7 +88,7 @@ def register_confirm(app: APIGatewayRestResolver) -> None:
 
 def register_conversions(app: APIGatewayRestResolver) -> None:
     @app.post(CONVERSIONS, summary="Store conversion rows (upsert by conversion_id; PII hashed at ingest)",
-              tags=["conversions"], responses=_errors(*_COMMON))
+              tags=["conversions"], responses=_responses(StoreConversionsResponse, *_COMMON))
     def store_conversions(profile_id: ProfileId,
                           request: Annotated[StoreConversionsRequest, Body()]) -> StoreConversionsResponse:
         return StoreConversionsResponse.model_validate(
@@ -96,7 +97,7 @@ def register_conversions(app: APIGatewayRestResolver) -> None:
 
 def register_audit(app: APIGatewayRestResolver) -> None:
     @app.get(AUDIT, summary="Audit rows, newest first, paginated (owners and admins)",
-             tags=["audit"], responses=_errors(*_COMMON))
+             tags=["audit"], responses=_responses(AuditPage, *_COMMON))
     def audit(profile_id: ProfileId,
               limit: Annotated[int, Query(ge=1, le=flow.admin.MAX_AUDIT_PAGE)] = 25,
               cursor: Annotated[str | None, Query(alias="next", max_length=2048,
@@ -107,7 +108,7 @@ def register_audit(app: APIGatewayRestResolver) -> None:
 
 def register_breaker_reset(app: APIGatewayRestResolver) -> None:
     @app.post(BREAKER_RESET, summary="Close an open circuit breaker (admins; audited)",
-              tags=["write-back"], responses=_errors(*_COMMON))
+              tags=["write-back"], responses=_responses(BreakerResetResponse, *_COMMON))
     def breaker_reset(profile_id: ProfileId) -> BreakerResetResponse:
         return BreakerResetResponse.model_validate(flow.reset_breaker(call_for(app, profile_id)))
 

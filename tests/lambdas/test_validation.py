@@ -1,0 +1,120 @@
+"""Malformed requests: always a typed 4xx (VALIDATION_ERROR naming the fields), never INTERNAL."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from tests.lambdas.conftest import Env, conversion_rows
+
+MALFORMED_BODIES: list[str | None] = [
+    None, "", " ", "{", "}", "[", "null", "true", "0", "\"text\"", "[]", "[{}]", "{\"rows\": ",
+    "{'rows': []}", "\x00\x01", "{\"rows\": null}", "{\"rows\": []}", "{\"rows\": {}}", "{\"rows\": [1, 2]}",
+    "{\"rows\": [\"a\"]}", "{\"rows\": [[]]}", "{\"last_days\": 0}", "{\"last_days\": -3}",
+    "{\"last_days\": 1000}", "{\"last_days\": \"seven\"}", "{\"last_days\": 1.5}", "{\"last_days\": 7, "
+    "\"window\": {\"start\": \"2026-01-01T00:00:00Z\", \"end\": \"2026-01-02T00:00:00Z\"}}",
+    "{\"window\": {\"start\": \"yesterday\", \"end\": \"today\"}}", "{\"window\": {\"start\": \"2026-01-02\"}}",
+    "{\"window\": {\"start\": \"2026-01-02T00:00:00Z\", \"end\": \"2026-01-01T00:00:00Z\"}}",
+    "{\"window\": []}", "{\"outcome_types\": \"payment_received\"}", "{\"outcome_types\": []}",
+    "{\"outcome_types\": [1]}", "{\"outcome_types\": [\"\"]}", "{\"pixel_id\": \"abc\"}",
+    "{\"pixel_id\": 123}", "{\"preview_id\": \"nope\"}", "{\"preview_id\": 5}", "{\"unknown_field\": 1}",
+    "{\"idempotencyKey\": \"x\"}", "{\"rows\": [{}], \"last_days\": 3}", "{\"test_event_code\": \"\"}",
+    "{\"test_event_code\": \"has space\"}", "{\"idempotency_key\": \"" + "k" * 129 + "\"}",
+    "{\"idempotency_key\": \"tab\\there\"}", "{\"idempotency_key\": \"\\u00e9t\\u00e9\"}",
+    "{\"idempotency_key\": 42}", "{\"idempotency_key\": [\"a\"]}", "{\"rows\": [{\"conversion_id\": 1}]" * 2,
+    json.dumps({"rows": conversion_rows(1) * 2, "last_days": None, "outcome_types": ["x"]}),
+    "\ufeff{}", "{\"a\":" * 50 + "1" + "}" * 50, "{\"rows\": [" + ",".join(["{}"] * 3) + "]}",
+]
+
+
+@pytest.mark.parametrize("step", ["preview", "dry_run", "confirm", "conversions"])
+def test_no_malformed_body_reaches_internal(env: Env, step: str) -> None:
+    tenant = env.tenant()
+    seen = set()
+    for raw in MALFORMED_BODIES:
+        response = tenant.call(step, raw_body=raw)
+        assert response.error_type != "INTERNAL", (raw, response.body)
+        assert 400 <= response.status < 500 or response.status == 200, (raw, response.status)
+        if response.status != 200:
+            error = response.body["error"]
+            assert set(error) >= {"type", "message", "fix", "request_id"}
+            seen.add(error["type"])
+    assert "VALIDATION_ERROR" in seen
+    assert env.emulator.ledger() == []
+
+
+def test_validation_details_name_each_field(env: Env) -> None:
+    tenant = env.tenant()
+    response = tenant.call("confirm", {"last_days": 0, "outcome_types": [1], "rows": "x",
+                                       "surprise": True, "idempotency_key": "\x07bell"})
+    assert (response.status, response.error_type) == (422, "VALIDATION_ERROR")
+    fields = {d["field"] for d in response.body["error"]["details"]}
+    assert {"last_days", "outcome_types.0", "rows", "surprise", "idempotency_key"} <= fields
+
+
+def test_malformed_json_is_a_validation_error(env: Env) -> None:
+    tenant = env.tenant()
+    response = tenant.call("preview", raw_body="{\"rows\": [")
+    assert (response.status, response.error_type) == (422, "VALIDATION_ERROR")
+    assert response.body["error"]["details"][0]["field"] == "body"
+    assert "Malformed JSON" in response.body["error"]["details"][0]["message"]
+
+
+def test_pii_in_a_bad_value_is_not_echoed(env: Env) -> None:
+    tenant = env.tenant()
+    response = tenant.call("preview", {"rows": conversion_rows(1), "outcome_types": ["jane@example.com"],
+                                       "pixel_id": "jane@example.com"})
+    assert response.error_type == "VALIDATION_ERROR"
+    assert "jane@example.com" not in json.dumps(response.body)
+
+
+def test_other_content_types_and_base64_bodies(env: Env) -> None:
+    tenant = env.tenant()
+    text = tenant.call("preview", raw_body="rows=1", headers={"Content-Type": "text/plain"})
+    assert text.error_type == "VALIDATION_ERROR" and text.status == 422
+    event_body = base64.b64encode(json.dumps({"rows": conversion_rows(1)}).encode()).decode()
+    from tests.lambdas.conftest import LambdaContext, load_handler, proxy_event
+
+    event = proxy_event("preview", tenant.profile_id, authorizer=tenant.authorizer, raw_body=event_body)
+    event["isBase64Encoded"] = True
+    result = load_handler("preview")(event, LambdaContext(aws_request_id="x"))
+    assert result["statusCode"] == 200, result["body"]
+
+
+def test_bad_query_parameters(env: Env) -> None:
+    tenant = env.tenant()
+    for query in ({"limit": "0"}, {"limit": "abc"}, {"limit": "101"}, {"next": "%%%"},
+                  {"next": "eyJub3QiOiAiYSBjdXJzb3IifQ=="}):
+        response = tenant.call("audit", query=query)
+        assert (response.status, response.error_type) == (422, "VALIDATION_ERROR"), (query, response.body)
+
+
+def test_pixel_id_must_match_connection(env: Env) -> None:
+    tenant = env.tenant()
+    response = tenant.call("preview", {"rows": conversion_rows(1), "pixel_id": "999"})
+    assert response.error_type == "VALIDATION_ERROR"
+    assert response.body["error"]["details"][0]["field"] == "pixel_id"
+    ok = tenant.call("preview", {"rows": conversion_rows(1), "pixel_id": "1234567890"})
+    assert ok.status == 200
+
+
+def test_unknown_route_is_typed(env: Env) -> None:
+    from tests.lambdas.conftest import LambdaContext, load_handler, proxy_event
+
+    tenant = env.tenant()
+    event = proxy_event("preview", tenant.profile_id, {}, authorizer=tenant.authorizer)
+    event["path"] = "/v1/elsewhere"
+    result = load_handler("preview")(event, LambdaContext(aws_request_id="x"))
+    assert result["statusCode"] == 404
+    assert json.loads(result["body"])["error"]["type"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize("event", [{"httpMethod": "POST"}, {"requestContext": None},
+                                   {"requestContext": {}, "httpMethod": 5, "path": None}])
+def test_broken_proxy_events_get_a_typed_answer(env: Env, event: dict[str, object]) -> None:
+    from tests.lambdas.conftest import LambdaContext, load_handler
+
+    result = load_handler("preview")(event, LambdaContext(aws_request_id="x"))
+    assert isinstance(result, dict) and "error" in json.loads(result["body"])

@@ -421,9 +421,11 @@ class DynamoConversionStore(_Table):
     index_name = "by_occurred_at"
 
     def __init__(self, table_name: str | None = None, client: Any = None,
-                 clock: Callable[[], float] = time.time, ttl_seconds: float = CONVERSION_TTL_SECONDS) -> None:
+                 clock: Callable[[], float] = time.time, ttl_seconds: float = CONVERSION_TTL_SECONDS,
+                 page_size: int | None = None) -> None:
         super().__init__(table_name, client, clock)
         self.ttl_seconds = ttl_seconds
+        self.page_size = page_size  # items per Query page (None: DynamoDB's 1 MB pages)
 
     def put_rows(self, profile_id: str, rows: Iterable[Mapping[str, Any]]) -> int:
         now = self.clock()
@@ -470,7 +472,7 @@ class DynamoConversionStore(_Table):
             for i, outcome in enumerate(wanted):
                 values[f":o{i}"] = {"S": outcome}
             filters.append(f"outcome_type IN ({', '.join(f':o{i}' for i in range(len(wanted)))})")
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"Limit": self.page_size} if self.page_size else {}
         found: list[tuple[float, str, dict[str, Any]]] = []
         while True:
             response = self.ddb.query(

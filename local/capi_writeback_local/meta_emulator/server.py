@@ -203,9 +203,12 @@ class MetaEmulator:
             "events": None,
             "status": None,
             "fault": None,
+            "response": None,
             "received_at": self.now(),
         }
-        with self._lock:
+        with self._lock:  # recorded on arrival, so a request held by a timeout fault shows at once
+            entry["seq"] = len(self._ledger)
+            self._ledger.append(entry)
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
         try:
@@ -228,8 +231,6 @@ class MetaEmulator:
         finally:
             with self._lock:
                 self._in_flight -= 1
-                entry["seq"] = len(self._ledger)
-                self._ledger.append(entry)
 
     def _validate_and_store(
         self, handler: _Handler, method: str, query: str, raw: bytes, entry: dict[str, Any]

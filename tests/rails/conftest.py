@@ -10,11 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from capi_writeback.rails.clock import ManualClock
 from capi_writeback.store import dynamodb, memory
 from capi_writeback_local.stack import create_tables
+from moto import mock_aws
 
 START = 1_780_000_000.0
 

@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import pytest
-
 from capi_writeback.rails.audit import AuditLog, AuditRow, InvalidCursor, iso_ms
 from capi_writeback.rails.clock import ManualClock
 from capi_writeback.store import dynamodb

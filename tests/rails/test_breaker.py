@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-
 from capi_writeback.errors import CircuitOpen
 from capi_writeback.rails.breaker import CircuitBreaker
 from capi_writeback.rails.clock import ManualClock
@@ -124,7 +123,8 @@ def test_rejects_nonsense_settings(breaker_store: Any) -> None:
         CircuitBreaker(breaker_store, window_seconds=0)
 
 
-def test_success_without_failures_creates_no_item(aws: dict[str, str], calls: Any, clock: ManualClock) -> None:
+def test_success_without_failures_creates_no_item(aws: dict[str, str], calls: Any,
+                                                  clock: ManualClock) -> None:
     breaker = CircuitBreaker(dynamodb.DynamoBreakerStore(), clock)
     breaker.record_success("p1")
     breaker.check("p1")

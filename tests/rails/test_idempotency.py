@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-
 from capi_writeback.errors import ConfirmInProgress, IdempotencyKeyReused
 from capi_writeback.rails.clock import ManualClock
 from capi_writeback.rails.idempotency import Claim, ConfirmLedger, LeaseLost, record_id
@@ -123,7 +122,8 @@ def test_crashed_attempt_is_taken_over_after_its_lease(ledger: ConfirmLedger, cl
     assert ledger.claim("p1", "key-1", H1, 3).result == {"status": "succeeded", "who": "taker"}
 
 
-def test_expired_record_is_absent_and_its_progress_forgotten(ledger: ConfirmLedger, clock: ManualClock) -> None:
+def test_expired_record_is_absent_and_its_progress_forgotten(ledger: ConfirmLedger,
+                                                             clock: ManualClock) -> None:
     old = ledger.claim("p1", "key-1", H1, 2)
     ledger.record_batch(old, 0, summary(0))
     ledger.finish(old, "failed", {"status": "failed"})

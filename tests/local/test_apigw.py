@@ -1,0 +1,267 @@
+"""The API Gateway stand-in: authorizer step, proxy events and responses, gateway responses.
+
+Functions here are plain Python callables behind a FunctionPool, so each API Gateway rule is
+checked on its own; the real handlers run behind it in test_serve.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from capi_writeback_local.apigw import (
+    ApiDefinition,
+    ApiGateway,
+    FunctionPool,
+    HttpRequest,
+    Route,
+    policy_allows,
+)
+
+ALLOW_ALL = {"Version": "2012-10-17",
+             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow",
+                            "Resource": "arn:aws:execute-api:us-east-1:123456789012:local/prod/*"}]}
+
+
+class FakePool(FunctionPool):
+    """Functions as callables; every event each one got is kept."""
+
+    def __init__(self, functions: dict[str, Callable[[dict[str, Any]], Any]]) -> None:
+        super().__init__()
+        self.functions = functions
+        self.calls: dict[str, list[dict[str, Any]]] = {name: [] for name in functions}
+
+    def invoke(self, name: str, event: dict[str, Any], context: Any) -> Any:
+        self.calls[name].append(event)
+        return self.functions[name](event)
+
+
+def _authorizer(result: Any = None, exc: Exception | None = None) -> Callable[[dict[str, Any]], Any]:
+    def authorizer(event: dict[str, Any]) -> Any:
+        if exc is not None:
+            raise exc
+        return result if result is not None else {
+            "principalId": "user_1", "policyDocument": ALLOW_ALL,
+            "context": {"workspace_id": "ws_1", "user_id": "user_1", "scopes": "mcp:read mcp:write",
+                        "admin": True, "n": 3}}
+    return authorizer
+
+
+def _echo(event: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"ok": True})}
+
+
+@pytest.fixture(scope="module")
+def template_api() -> ApiDefinition:
+    return ApiDefinition.from_template()
+
+
+Function = Callable[[dict[str, Any]], Any]
+
+
+def _gateway(template_api: ApiDefinition, **functions: Function) -> tuple[ApiGateway, FakePool]:
+    defaults: dict[str, Function] = {"authorizer": _authorizer(), "preview": _echo, "docs": _echo}
+    pool = FakePool({**defaults, **functions})
+    return ApiGateway(pool, template_api), pool
+
+
+def _post(path: str = "/v1/profiles/prof_1/writeback/preview", token: str | None = "Bearer abc.DEF-123",
+          body: bytes = b'{"last_days": 7}', query: str = "") -> HttpRequest:
+    headers = [("Content-Type", "application/json")]
+    if token is not None:
+        headers.append(("Authorization", token))
+    return HttpRequest("POST", path, query, headers, body)
+
+
+def _error(response: Any) -> dict[str, Any]:
+    return dict(json.loads(response.body)["error"])
+
+
+def test_template_declares_the_spec_routes(template_api: ApiDefinition) -> None:
+    routes = {(r.method, r.resource, r.function, r.authorized) for r in template_api.routes}
+    assert routes == {
+        ("POST", "/v1/profiles/{profile_id}/writeback/preview", "preview", True),
+        ("POST", "/v1/profiles/{profile_id}/writeback/dry-run", "dry_run", True),
+        ("POST", "/v1/profiles/{profile_id}/writeback/confirm", "confirm", True),
+        ("POST", "/v1/profiles/{profile_id}/conversions", "conversions", True),
+        ("GET", "/v1/profiles/{profile_id}/writeback/audit", "audit", True),
+        ("POST", "/v1/profiles/{profile_id}/writeback/breaker/reset", "breaker_reset", True),
+        ("GET", "/v1/openapi.json", "docs", False),
+        ("GET", "/v1/docs", "docs", False),
+    }
+    assert template_api.authorizer_function == "authorizer"
+    assert template_api.identity_header == "Authorization"
+
+
+@pytest.mark.parametrize("token", [None, "", "Basic dXNlcjpwYXNz", "Bearer", "Bearer two words"])
+def test_missing_or_malformed_token_is_refused_without_calling_the_authorizer(
+        template_api: ApiDefinition, token: str | None) -> None:
+    gateway, pool = _gateway(template_api)
+    response = gateway.handle(_post(token=token))
+    assert response.status == 401
+    error = _error(response)
+    assert error["type"] == "UNAUTHENTICATED" and error["fix"]
+    assert error["request_id"] == response.header("x-amzn-RequestId")
+    assert response.header("WWW-Authenticate") == "Bearer"
+    assert pool.calls["authorizer"] == [] and pool.calls["preview"] == []
+
+
+def test_authorizer_gets_a_token_event_with_the_method_arn(template_api: ApiDefinition) -> None:
+    gateway, pool = _gateway(template_api)
+    assert gateway.handle(_post()).status == 200
+    (event,) = pool.calls["authorizer"]
+    assert event == {"type": "TOKEN", "authorizationToken": "Bearer abc.DEF-123",
+                     "methodArn": "arn:aws:execute-api:us-east-1:123456789012:local/prod/POST"
+                                  "/v1/profiles/prof_1/writeback/preview"}
+
+
+@pytest.mark.parametrize("outcome,status,error_type", [
+    ({"exc": Exception("Unauthorized")}, 401, "UNAUTHENTICATED"),
+    ({"result": {"principalId": "u", "policyDocument": {**ALLOW_ALL, "Statement": [
+        {**ALLOW_ALL["Statement"][0], "Effect": "Deny"}]}}}, 401, "UNAUTHENTICATED"),
+    ({"result": {"principalId": "u", "policyDocument": {**ALLOW_ALL, "Statement": [
+        {**ALLOW_ALL["Statement"][0], "Resource": "arn:aws:execute-api:us-east-1:123456789012:other/*"}]}}},
+     401, "UNAUTHENTICATED"),
+    ({"exc": RuntimeError("boom")}, 500, "INTERNAL"),
+    ({"result": {"policyDocument": ALLOW_ALL}}, 500, "INTERNAL"),
+    ({"result": {"principalId": "u", "policyDocument": ALLOW_ALL, "context": {"nested": {"a": 1}}}},
+     500, "INTERNAL"),
+])
+def test_authorizer_refusals_never_reach_the_function(
+        template_api: ApiDefinition, outcome: dict[str, Any], status: int, error_type: str) -> None:
+    gateway, pool = _gateway(template_api, authorizer=_authorizer(**outcome))
+    response = gateway.handle(_post())
+    assert response.status == status
+    assert _error(response)["type"] == error_type
+    assert pool.calls["preview"] == []
+
+
+def test_allowed_request_becomes_a_rest_proxy_event(template_api: ApiDefinition) -> None:
+    gateway, pool = _gateway(template_api)
+    request = HttpRequest("POST", "/v1/profiles/prof_9/writeback/preview", "a=1&a=2&b=",
+                          [("Authorization", "Bearer abc"), ("X-Multi", "one"), ("X-Multi", "two"),
+                           ("User-Agent", "tests")], "héllo".encode(), "127.0.0.1")
+    gateway.handle(request)
+    (event,) = pool.calls["preview"]
+    assert event["resource"] == "/v1/profiles/{profile_id}/writeback/preview"
+    assert event["path"] == "/v1/profiles/prof_9/writeback/preview"
+    assert event["httpMethod"] == "POST"
+    assert event["pathParameters"] == {"profile_id": "prof_9"}
+    assert event["queryStringParameters"] == {"a": "2", "b": ""}
+    assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"], "b": [""]}
+    assert event["headers"]["X-Multi"] == "two"
+    assert event["multiValueHeaders"]["X-Multi"] == ["one", "two"]
+    assert event["body"] == "héllo" and event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert context["resourcePath"] == event["resource"] and context["stage"] == "prod"
+    assert context["identity"]["sourceIp"] == "127.0.0.1" and context["identity"]["userAgent"] == "tests"
+    authorizer = context["authorizer"]
+    assert authorizer["principalId"] == "user_1"
+    # API Gateway hands the authorizer context over as strings
+    assert {k: authorizer[k] for k in ("workspace_id", "user_id", "scopes", "admin", "n")} == {
+        "workspace_id": "ws_1", "user_id": "user_1", "scopes": "mcp:read mcp:write",
+        "admin": "true", "n": "3"}
+
+
+def test_binary_body_is_base64_encoded(template_api: ApiDefinition) -> None:
+    gateway, pool = _gateway(template_api)
+    gateway.handle(_post(body=b"\xff\xfe\x00"))
+    (event,) = pool.calls["preview"]
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == b"\xff\xfe\x00"
+
+
+def test_docs_routes_skip_the_authorizer(template_api: ApiDefinition) -> None:
+    gateway, pool = _gateway(template_api)
+    response = gateway.handle(HttpRequest("GET", "/v1/docs"))
+    assert response.status == 200
+    assert pool.calls["authorizer"] == []
+    assert "authorizer" not in pool.calls["docs"][0]["requestContext"]
+
+
+def test_proxy_response_headers_are_merged_and_base64_bodies_decoded(template_api: ApiDefinition) -> None:
+    def handler(event: dict[str, Any]) -> dict[str, Any]:
+        return {"statusCode": 201, "headers": {"X-One": "h", "X-Two": "h"},
+                "multiValueHeaders": {"X-Two": ["m1", "m2"], "Set-Cookie": ["a=1", "b=2"]},
+                "body": base64.b64encode(b"\x00binary").decode(), "isBase64Encoded": True}
+    gateway, _pool = _gateway(template_api, preview=handler)
+    response = gateway.handle(_post())
+    assert response.status == 201
+    assert response.body == b"\x00binary"
+    assert [v for k, v in response.headers if k == "X-Two"] == ["m1", "m2"]
+    assert [v for k, v in response.headers if k == "Set-Cookie"] == ["a=1", "b=2"]
+    assert response.header("X-One") == "h"
+
+
+@pytest.mark.parametrize("result", [None, {"body": "no status"}, {"statusCode": "200"}, "text"])
+def test_malformed_or_crashing_function_gives_the_gateway_5xx(
+        template_api: ApiDefinition, result: Any) -> None:
+    gateway, _pool = _gateway(template_api, preview=lambda event: result)
+    response = gateway.handle(_post())
+    assert response.status == 502
+    assert _error(response)["type"] == "INTERNAL"
+
+    def crash(event: dict[str, Any]) -> Any:
+        raise ValueError("bug")
+    gateway, _pool = _gateway(template_api, preview=crash)
+    assert gateway.handle(_post()).status == 502
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/v1/nope"), ("DELETE", "/v1/profiles/p/writeback/preview"),
+                                         ("POST", "/v1/profiles/p/writeback/preview/extra")])
+def test_unknown_route_uses_the_templates_not_found(
+        template_api: ApiDefinition, method: str, path: str) -> None:
+    gateway, pool = _gateway(template_api)
+    response = gateway.handle(HttpRequest(method, path, "", [("Authorization", "Bearer abc")]))
+    assert response.status == 404
+    assert _error(response)["type"] == "NOT_FOUND"
+    assert pool.calls["authorizer"] == []
+
+
+def test_explicit_deny_wins_and_wildcards_match() -> None:
+    arn = "arn:aws:execute-api:us-east-1:1:api/prod/POST/v1/x"
+    allow = {"Action": "execute-api:Invoke", "Effect": "Allow",
+             "Resource": "arn:aws:execute-api:us-east-1:1:api/*"}
+    deny = {**allow, "Effect": "Deny", "Resource": [arn]}
+    assert policy_allows({"Statement": [allow]}, arn)
+    assert not policy_allows({"Statement": [allow, deny]}, arn)
+    assert not policy_allows({"Statement": [{**allow, "Action": "s3:GetObject"}]}, arn)
+    with pytest.raises(ValueError):
+        policy_allows({"Statement": "nope"}, arn)
+
+
+def test_concurrent_requests_get_separate_function_copies(tmp_path: Path) -> None:
+    """Like Lambda: one copy of a function serves one request at a time."""
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    (folder / "app.py").write_text(
+        "import time\n"
+        "busy = []\n"
+        "def lambda_handler(event, context):\n"
+        "    busy.append(1)\n"
+        "    overlapped = len(busy) > 1\n"
+        "    time.sleep(0.05)\n"
+        "    busy.pop()\n"
+        "    return {'statusCode': 500 if overlapped else 200, 'body': __name__}\n")
+    api = ApiDefinition(routes=(Route("GET", "/slow", "slow", authorized=False),))
+    gateway = ApiGateway(FunctionPool(tmp_path), api)
+    results: list[Any] = []
+
+    def call() -> None:
+        results.append(gateway.handle(HttpRequest("GET", "/slow")))
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.status for r in results] == [200] * 6
+    assert len({r.body for r in results}) >= 2  # more than one copy was loaded
+    again = gateway.handle(HttpRequest("GET", "/slow"))
+    assert again.body in {r.body for r in results}  # a warm copy is reused, not loaded again

@@ -8,7 +8,6 @@ from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import pytest
-
 from capi_writeback.meta import (
     MetaClient,
     MetaClientConfig,
@@ -78,7 +77,9 @@ ClientFactory = Callable[..., MetaClient]
 def make_client(emulator: MetaEmulator, sleeps: Sleeps) -> Iterator[ClientFactory]:
     clients: list[MetaClient] = []
 
-    def factory(credentials: Any = None, *, rng: Callable[[], float] = lambda: 0.5, **overrides: Any) -> MetaClient:
+    def factory(
+        credentials: Any = None, *, rng: Callable[[], float] = lambda: 0.5, **overrides: Any
+    ) -> MetaClient:
         settings: dict[str, Any] = {
             "base_url": emulator.url,
             "connect_timeout": 1.0,

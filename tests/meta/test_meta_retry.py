@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import pytest
-
 from capi_writeback.meta import MetaAuthError, MetaError, MetaRejectedError, MetaUnavailableError, RetryPolicy
 from capi_writeback.meta.retry import NEVER_RETRY_CODES, TRANSIENT_CODES
 from capi_writeback_local.meta_emulator import MetaEmulator
 
 from .conftest import PIXEL, SECRET_ID, ClientFactory, Sleeps, make_events
 
-TRANSIENT_FAULTS = ["http_500", "http_503", "code_2", "code_4", "code_17", "code_613", "code_80004", "timeout"]
+TRANSIENT_FAULTS = [
+    "http_500", "http_503", "code_2", "code_4", "code_17", "code_613", "code_80004", "timeout",
+]
 THROTTLING_FAULTS = {"code_4", "code_17", "code_613", "code_80004"}
 
 
@@ -56,7 +57,9 @@ def test_token_error_is_not_retried_when_the_secret_did_not_change(
     assert len(emulator.ledger()) == 1 and sleeps.calls == []
 
 
-def test_validation_error_is_not_retried(emulator: MetaEmulator, make_client: ClientFactory, sleeps: Sleeps) -> None:
+def test_validation_error_is_not_retried(
+    emulator: MetaEmulator, make_client: ClientFactory, sleeps: Sleeps
+) -> None:
     [result] = make_client().send(PIXEL, SECRET_ID, make_events(1, bad={0}))
     assert isinstance(result.error, MetaRejectedError)
     assert (result.error.code, result.error.subcode) == (100, 2804016)

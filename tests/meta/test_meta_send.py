@@ -136,7 +136,9 @@ def test_appsecret_proof_is_sent_when_the_secret_has_an_app_secret(make_client: 
         assert results[0].status == "failed" and error.code == 100 and "appsecret_proof" in error.message
 
 
-def test_unknown_pixel_is_rejected_without_bisection(emulator: MetaEmulator, make_client: ClientFactory) -> None:
+def test_unknown_pixel_is_rejected_without_bisection(
+    emulator: MetaEmulator, make_client: ClientFactory
+) -> None:
     [result] = make_client().send("999", SECRET_ID, make_events(50))
     assert result.status == "failed"
     assert result.error is not None and (result.error.code, result.error.subcode) == (100, 33)

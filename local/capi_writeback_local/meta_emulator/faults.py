@@ -1,7 +1,7 @@
 """Fault injection (CAPI-REFERENCE §9 rule 11): what to break, and for which requests.
 
 A `Fault` fires for the next `count` requests, for a `fraction` of them, or (neither given) for
-all of them. Latency faults add up; of the error faults, the first that fires answers the request.
+all of them; with `after=K` it first lets K requests pass untouched. Latency faults add up; of the error faults, the first that fires answers the request.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Fault:
     count: int | None = None
     fraction: float | None = None
     latency_ms: float = 0.0
+    after: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -50,10 +51,12 @@ class Fault:
             raise ValueError("fraction must be within 0..1")
         if self.latency_ms < 0:
             raise ValueError("latency_ms must be >= 0")
+        if self.after < 0:
+            raise ValueError("after must be >= 0")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fault:
-        unknown = set(data) - {"kind", "count", "fraction", "latency_ms"}
+        unknown = set(data) - {"kind", "count", "fraction", "latency_ms", "after"}
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
         return cls(**data)
@@ -110,6 +113,9 @@ class FaultPlan:
             kind: str | None = None
             for fault in list(self._faults):
                 is_error = fault.kind != "latency"
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
                 if is_error and kind is not None:
                     continue
                 if fault.fraction is not None and self._rng.random() >= fault.fraction:

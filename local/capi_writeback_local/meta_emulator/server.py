@@ -115,10 +115,17 @@ class MetaEmulator:
             self._pixels.add(pixel_id)
 
     def inject(
-        self, kind: str, *, count: int | None = None, fraction: float | None = None, latency_ms: float = 0.0
+        self,
+        kind: str,
+        *,
+        count: int | None = None,
+        fraction: float | None = None,
+        latency_ms: float = 0.0,
+        after: int = 0,
     ) -> Fault:
-        """Add a fault (see faults.KINDS): for the next `count` requests, a `fraction`, or all."""
-        fault = Fault(kind, count=count, fraction=fraction, latency_ms=latency_ms)
+        """Add a fault (see faults.KINDS): for the next `count` requests, a `fraction`, or all;
+        `after` lets that many requests through first."""
+        fault = Fault(kind, count=count, fraction=fraction, latency_ms=latency_ms, after=after)
         self._faults.add(fault)
         return fault
 

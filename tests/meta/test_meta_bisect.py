@@ -1,0 +1,80 @@
+"""Bisection: one bad event no longer sinks its batch; valid events are sent exactly once."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+from capi_writeback_local.meta_emulator import MetaEmulator
+
+from .conftest import PIXEL, SECRET_ID, ClientFactory, make_events
+
+
+def _bound(batch: int, bad: int) -> int:
+    return bad * 2 * math.ceil(math.log2(batch))
+
+
+@pytest.mark.parametrize("bad_position", [0, 1, 500, 777, 999])
+def test_one_bad_event_in_1000(
+    bad_position: int, emulator: MetaEmulator, make_client: ClientFactory
+) -> None:
+    events = make_events(1000, bad={bad_position})
+    [result] = make_client().send(PIXEL, SECRET_ID, events)
+    assert result.status == "partially_rejected" and result.error is None
+    assert result.events_received == 999
+    [rejected] = result.rejected
+    assert rejected.position == bad_position and rejected.event_id == f"ev-{bad_position}"
+    assert (rejected.code, rejected.subcode) == (100, 2804016)
+    assert "em parameter" in rejected.message  # Meta's own message
+    counts = Counter(e["event_id"] for e in emulator.received_events(PIXEL))
+    assert len(counts) == 999 and set(counts.values()) == {1}
+    assert f"ev-{bad_position}" not in counts
+    extra = len(emulator.ledger()) - 1
+    assert extra == result.requests - 1
+    assert extra <= _bound(1000, 1)
+
+
+def test_several_bad_events_each_reported(emulator: MetaEmulator, make_client: ClientFactory) -> None:
+    bad = {3, 400, 401, 998}
+    events = make_events(1000, bad=bad)
+    events[600]["event_time"] = 1  # a different refusal: too old
+    [result] = make_client().send(PIXEL, SECRET_ID, events)
+    assert result.status == "partially_rejected"
+    assert [r.position for r in result.rejected] == sorted({*bad, 600})
+    assert {r.subcode for r in result.rejected if r.position == 600} == {2804003}
+    assert result.events_received == 995
+    counts = Counter(e["event_id"] for e in emulator.received_events(PIXEL))
+    assert len(counts) == 995 and set(counts.values()) == {1}
+    assert len(emulator.ledger()) - 1 <= _bound(1000, 5)
+
+
+def test_all_bad_small_batch_fails_without_sending_anything(
+    emulator: MetaEmulator, make_client: ClientFactory
+) -> None:
+    [result] = make_client().send(PIXEL, SECRET_ID, make_events(4, bad={0, 1, 2, 3}))
+    assert result.status == "failed" and result.events_received == 0
+    assert result.error is not None and result.error.code == 100
+    assert len(result.rejected) == 4
+    assert emulator.received_events(PIXEL) == []
+
+
+def test_bisection_cut_short_by_an_outage_never_double_sends(
+    emulator: MetaEmulator, make_client: ClientFactory
+) -> None:
+    events = make_events(8, bad={7})
+    # request 1: whole batch refused; 2: left half accepted; from request 3 on Meta is down
+    emulator.inject("code_2", after=2)
+    [result] = make_client(max_attempts=1).send(PIXEL, SECRET_ID, events)
+    assert result.events_received == 4
+    assert result.status == "partially_rejected"  # done: resending would duplicate the 4 accepted
+    assert result.accepted_positions == [0, 1, 2, 3]
+    assert [r.position for r in result.rejected] == [4, 5, 6, 7]
+    assert all(r.message.startswith("not sent") for r in result.rejected)
+
+
+def test_bisection_request_budget(emulator: MetaEmulator, make_client: ClientFactory) -> None:
+    # every event bad: isolating all would take ~2n requests; the budget stops it
+    [result] = make_client(bisect_max_requests=10).send(PIXEL, SECRET_ID, make_events(64, bad=set(range(64))))
+    assert result.status == "failed" and result.events_received == 0
+    assert len(emulator.ledger()) <= 11

@@ -81,8 +81,10 @@ class AuditRow:
         return asdict(self)
 
     def to_item(self) -> dict[str, Any]:
-        """The stored form: the row plus its sort key."""
-        return {**self.to_dict(), "sk": self.sk}
+        """The stored form: the row plus its sort key, JSON-safe (an odd value in `error` becomes
+        text rather than failing the audit write)."""
+        item: dict[str, Any] = json.loads(json.dumps(self.to_dict(), default=str))
+        return {**item, "sk": self.sk}
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> AuditRow:

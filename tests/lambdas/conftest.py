@@ -136,7 +136,7 @@ class Tenant:
                 "principalId": self.user_id}
 
     def call(self, function: str, body: Any = None, *, profile_id: str | None = None,
-             authorizer: dict[str, Any] | None | bool = True, **kwargs: Any) -> Response:
+             authorizer: dict[str, Any] | bool | None = True, **kwargs: Any) -> Response:
         auth = self.authorizer if authorizer is True else (None if authorizer is False else authorizer)
         event = proxy_event(function, profile_id or self.profile_id, body, authorizer=auth, **kwargs)
         result = load_handler(function)(event, LambdaContext(aws_request_id=str(uuid.uuid4())))
@@ -146,7 +146,10 @@ class Tenant:
             parsed = json.loads(text) if text else None
         except ValueError:
             parsed = text
-        return Response(result["statusCode"], dict(result.get("headers") or {}), parsed)
+        headers = dict(result.get("headers") or {})
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers[name] = ",".join(values)
+        return Response(result["statusCode"], headers, parsed)
 
     def set_role(self, role: str) -> None:
         self.env.put("WORKSPACES_TABLE", {"workspace_id": self.workspace_id, "sk": f"MEMBER#{self.user_id}",
@@ -228,11 +231,10 @@ def _plain(value: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[Env]:
+    import boto3
     from capi_writeback.flow import set_default_services
     from capi_writeback_local.meta_emulator import MetaEmulator
     from capi_writeback_local.stack import create_tables
-
-    import boto3
 
     saved = {k: v for k, v in __import__("os").environ.items()}
     with mock_aws(), MetaEmulator(tokens=(META_TOKEN,), pixel_ids=(PIXEL_ID,)) as emulator:
@@ -255,11 +257,11 @@ def world() -> Iterator[Env]:
 @pytest.fixture()
 def env(world: Env) -> Iterator[Env]:
     """Fresh services per test (fake clock; a Meta client that never really sleeps between retries)."""
+    from aws_lambda_powertools.utilities import parameters
     from capi_writeback.flow import Services, set_default_services
     from capi_writeback.meta.client import MetaClient
     from capi_writeback.meta.config import MetaClientConfig
     from capi_writeback.meta.credentials import SecretsManagerCredentials
-    from aws_lambda_powertools.utilities import parameters
 
     parameters.clear_caches()
     world.clock = FakeClock()
@@ -275,7 +277,8 @@ def env(world: Env) -> Iterator[Env]:
     set_default_services(None)
 
 
-def conversion_rows(n: int, *, start: int = 0, now: float | None = None, prefix: str = "c") -> list[dict[str, Any]]:
+def conversion_rows(n: int, *, start: int = 0, now: float | None = None,
+                    prefix: str = "c") -> list[dict[str, Any]]:
     """n valid conversion rows with raw PII (emails/phones distinct per row)."""
     now = time.time() if now is None else now
     rows = []

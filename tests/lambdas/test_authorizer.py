@@ -34,7 +34,7 @@ def test_valid_token_allows_with_context(env: Env) -> None:
                                     "bearer a b", "Token x"])
 def test_missing_malformed_or_unknown_token_is_unauthorized(env: Env, header: str | None) -> None:
     env.tenant()
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         _authorize(header)
 
 
@@ -45,7 +45,7 @@ def test_expired_token_is_unauthorized(env: Env) -> None:
     item = env.get("TOKENS_TABLE", {"token_hash": token_hash(tenant.token)})
     item["expires_at"] = int(time.time()) - 1
     env.put("TOKENS_TABLE", item)
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         _authorize(f"Bearer {tenant.token}")
 
 

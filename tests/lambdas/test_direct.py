@@ -62,7 +62,8 @@ def test_direct_validation_errors(env: Env, event: object) -> None:
 
 def test_direct_confirm_requires_key_and_replays(env: Env) -> None:
     tenant = env.tenant()
-    base = {"profile_id": tenant.profile_id, "actor": tenant.user_id, "selection": {"rows": conversion_rows(3)}}
+    base = {"profile_id": tenant.profile_id, "actor": tenant.user_id,
+            "selection": {"rows": conversion_rows(3)}}
     with pytest.raises(Exception) as caught:
         _invoke("confirm", base)
     assert type(caught.value).__name__ == "IDEMPOTENCY_KEY_REQUIRED"

@@ -55,7 +55,8 @@ def test_dry_run_sends_with_test_code_then_confirm_and_replay(env: Env) -> None:
     assert replay.status == 200
     assert replay.body["replayed"] is True
     assert replay.body["original_request_id"] == body["request_id"]
-    assert {k: v for k, v in replay.body.items() if k not in ("replayed", "request_id", "original_request_id")} \
-        == {k: v for k, v in body.items() if k not in ("replayed", "request_id", "original_request_id")}
+    per_request = ("replayed", "request_id", "original_request_id")
+    assert {k: v for k, v in replay.body.items() if k not in per_request} == \
+        {k: v for k, v in body.items() if k not in per_request}
     assert len(env.emulator.ledger()) == requests_before
     assert len(env.emulator.received_events(PIXEL_ID)) == 7

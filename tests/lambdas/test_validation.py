@@ -15,7 +15,8 @@ MALFORMED_BODIES: list[str | None] = [
     "{\"rows\": [\"a\"]}", "{\"rows\": [[]]}", "{\"last_days\": 0}", "{\"last_days\": -3}",
     "{\"last_days\": 1000}", "{\"last_days\": \"seven\"}", "{\"last_days\": 1.5}", "{\"last_days\": 7, "
     "\"window\": {\"start\": \"2026-01-01T00:00:00Z\", \"end\": \"2026-01-02T00:00:00Z\"}}",
-    "{\"window\": {\"start\": \"yesterday\", \"end\": \"today\"}}", "{\"window\": {\"start\": \"2026-01-02\"}}",
+    "{\"window\": {\"start\": \"yesterday\", \"end\": \"today\"}}",
+    "{\"window\": {\"start\": \"2026-01-02\"}}",
     "{\"window\": {\"start\": \"2026-01-02T00:00:00Z\", \"end\": \"2026-01-01T00:00:00Z\"}}",
     "{\"window\": []}", "{\"outcome_types\": \"payment_received\"}", "{\"outcome_types\": []}",
     "{\"outcome_types\": [1]}", "{\"outcome_types\": [\"\"]}", "{\"pixel_id\": \"abc\"}",

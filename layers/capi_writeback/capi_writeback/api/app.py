@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import ValidationException
 from pydantic import BaseModel, ValidationError
 
+from capi_writeback import flow
 from capi_writeback import observability as obs
 from capi_writeback.api.errors import as_api_error, direct_error, validation_error
 from capi_writeback.auth import Principal
@@ -54,6 +55,7 @@ def build_resolver(*registrations: Register) -> APIGatewayRestResolver:
 
     def _validation(exc: ValidationException) -> Response[str]:
         error = validation_error(exc.errors())
+        _audit_malformed_step(app.current_event.raw_event, error)
         obs.logger.info("request invalid", extra={"error_type": error.type,
                                                   "fields": [d["field"] for d in error.details]})
         return respond(error)
@@ -74,6 +76,27 @@ def build_resolver(*registrations: Register) -> APIGatewayRestResolver:
     app.exception_handler(NotFoundError)(_not_found)
     app.exception_handler(Exception)(_unexpected)
     return app
+
+
+STEP_SUFFIXES = {"/writeback/preview": "preview", "/writeback/dry-run": "dry_run",
+                 "/writeback/confirm": "confirm"}
+
+
+def _audit_malformed_step(event: Mapping[str, Any], error: ApiError) -> None:
+    """A malformed preview/dry-run/confirm is a refused operation: audit it like any other."""
+    path = str(event.get("path") or "")
+    operation = next((op for suffix, op in STEP_SUFFIXES.items() if path.endswith(suffix)), None)
+    profile_id = (event.get("pathParameters") or {}).get("profile_id")
+    context = event.get("requestContext") or {}
+    if operation is None or not profile_id:
+        return
+    try:
+        principal = Principal.from_authorizer(context.get("authorizer"))
+    except ApiError:
+        return
+    flow.record_refusal(flow.default_services(),
+                        Call(principal=principal, profile_id=str(profile_id),
+                             request_id=context.get("requestId")), operation, error)
 
 
 def _request_id_of(event: Mapping[str, Any]) -> str | None:
@@ -138,7 +161,9 @@ def _invoke_direct(event: Any, context: Any, model: type[BaseModel],
         try:
             request = model.model_validate(body)
         except ValidationError as exc:
-            raise validation_error(exc.errors()) from None
+            error = validation_error(exc.errors())
+            flow.record_refusal(flow.default_services(), call, operation.__name__, error)
+            raise error from None
         result = operation(call, request)
         return response_model.model_validate(result).model_dump(mode="json")
     except Exception as exc:

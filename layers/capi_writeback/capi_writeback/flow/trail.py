@@ -74,6 +74,25 @@ def audited(services: Services, call: Call, operation: str, body: Callable[[Note
     return result
 
 
+def record_refusal(services: Services, call: Call, operation: str, error: ApiError) -> None:
+    """The audit row of a step refused before it started (a malformed request), when the profile is
+    the caller's. Never raises: the refusal itself is the answer that matters."""
+    from capi_writeback.auth import find_profile
+
+    try:
+        profile = find_profile(services.directory, call.principal, call.profile_id)
+        if profile is None:
+            return
+        connection = profile.get("connection")
+        pixel_id = connection.get("pixel_id") if isinstance(connection, dict) else None
+        note = Note(workspace_id=str(profile.get("workspace_id")), status="refused",
+                    pixel_id=str(pixel_id) if pixel_id else None,
+                    error={"type": error.type, "message": error.message})
+        _append(services, call, operation, note)
+    except Exception:
+        logger.exception("audit of a refused request failed")
+
+
 def _append(services: Services, call: Call, operation: str, note: Note) -> None:
     if note.workspace_id is None:
         return  # profile unknown (or another workspace's): nothing to attribute the row to

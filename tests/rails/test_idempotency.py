@@ -201,3 +201,24 @@ def test_oversized_result_is_refused_before_writing(aws: dict[str, str], clock: 
         ledger.finish(claim, "succeeded", {"noise": noise})
     with pytest.raises(ConfirmInProgress):  # still held by the attempt: nothing half-written
         ledger.claim("p1", "key-1", H1, 1)
+
+
+def test_twenty_threads_retrying_a_failed_key_get_exactly_one_resume(ledger: ConfirmLedger) -> None:
+    first = ledger.claim("p1", "same-key", H1, 2)
+    ledger.record_batch(first, 0, summary(0))
+    ledger.finish(first, "partially_failed", {"status": "partially_failed"})
+    barrier = threading.Barrier(20)
+
+    def attempt(_: int) -> str:
+        barrier.wait()
+        try:
+            claim = ledger.claim("p1", "same-key", H1, 2)
+        except ConfirmInProgress:
+            return "in_progress"
+        assert claim.done_batches == {0: summary(0)}
+        return claim.kind
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(attempt, range(20)))
+    assert outcomes.count("resume") == 1
+    assert outcomes.count("in_progress") == 19

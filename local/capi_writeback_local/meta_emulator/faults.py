@@ -1,7 +1,8 @@
 """Fault injection (CAPI-REFERENCE §9 rule 11): what to break, and for which requests.
 
 A `Fault` fires for the next `count` requests, for a `fraction` of them, or (neither given) for
-all of them; with `after=K` it first lets K requests pass untouched. Latency faults add up; of the error faults, the first that fires answers the request.
+all of them; with `after=K` it first lets K requests pass untouched. Latency faults add up; of the
+error faults, the first that fires answers the request.
 """
 
 from __future__ import annotations

@@ -222,3 +222,26 @@ def test_twenty_threads_retrying_a_failed_key_get_exactly_one_resume(ledger: Con
         outcomes = list(pool.map(attempt, range(20)))
     assert outcomes.count("resume") == 1
     assert outcomes.count("in_progress") == 19
+
+
+def test_dynamodb_calls_per_confirm(aws: dict[str, str], calls: Any, clock: ManualClock) -> None:
+    """What a confirm costs in DynamoDB requests: 1 to claim, 2 per accepted batch, 1 to finish;
+    a resume reads all batch progress in one BatchGetItem per 100 batches; a replay is 1 request."""
+    ledger = ConfirmLedger(dynamodb.DynamoIdempotencyStore(), clock)
+    table = aws["IDEMPOTENCY_TABLE"]
+    claim = ledger.claim("p1", "key-1", H1, 150)
+    assert calls.for_table(table) == ["PutItem"]
+    for i in range(3):
+        ledger.record_batch(claim, i, summary(i))
+    ledger.finish(claim, "partially_failed", {})
+    assert calls.for_table(table)[1:] == ["PutItem", "UpdateItem"] * 3 + ["UpdateItem"]
+
+    calls.calls.clear()
+    resumed = ledger.claim("p1", "key-1", H1, 150)
+    assert sorted(resumed.done_batches) == [0, 1, 2]
+    assert calls.for_table(table) == ["PutItem", "UpdateItem", "BatchGetItem", "BatchGetItem"]
+    ledger.finish(resumed, "succeeded", {"status": "succeeded"})
+
+    calls.calls.clear()
+    assert ledger.claim("p1", "key-1", H1, 150).kind == "replay"
+    assert calls.for_table(table) == ["PutItem"]

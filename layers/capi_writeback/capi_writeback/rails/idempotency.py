@@ -4,8 +4,9 @@ Why not Powertools' `@idempotent`: it fits a call that either finishes or may be
 scratch. A confirm is neither: it sends up to 100 batches that Meta may partly accept, and a retry
 must send only the batches not yet accepted. Powertools keeps no per-batch progress, deletes its
 record when the handler raises (losing that progress and the payload hash), and has no state for
-"failed, resumable with the same key". So this module keeps Powertools' record layout (`id`,
-`status` INPROGRESS/COMPLETED, `validation` = payload hash, `data` = saved result, TTL
+"failed, resumable with the same key". Wrapping it would leave us writing all of that anyway, plus
+its import cost on every cold start. So this module keeps Powertools' attribute names (`id`,
+`status` INPROGRESS/COMPLETED, `validation` = payload hash, `data` = saved result (zlib JSON), TTL
 `expiration`) in the same table, and adds what the confirm needs: a lease (`owner`,
 `lease_expires_at`) so a crashed attempt can be taken over, a RELEASED state for failed attempts,
 and one progress item per accepted batch.

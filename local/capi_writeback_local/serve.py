@@ -5,6 +5,10 @@
 pixel id and token, and serves the API on 127.0.0.1 through the same authorizer and handlers API
 Gateway would call. `stop()` undoes all of it, including the environment it set. `capi-writeback
 serve` and `make demo` are both built on it.
+
+With `embedded=False` it serves over whatever AWS the environment points at (credentials, region,
+AWS_ENDPOINT_URL and the table variables of template.yaml) and seeds nothing: the API is then only
+as usable as the tokens and profiles already stored there.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class LocalApi:
         pixel_id: str = DEFAULT_PIXEL_ID,
         access_log: IO[str] | None = None,
         environment: dict[str, str] | None = None,
+        embedded: bool = True,
     ) -> None:
         self.port = port
         self.meta_url = meta_url
@@ -39,6 +44,7 @@ class LocalApi:
         self.pixel_id = pixel_id
         self.access_log = access_log
         self.environment = dict(environment or {})
+        self.embedded = embedded
         self.stack: Any = None
         self.emulator: Any = None
         self.seed: Any = None
@@ -52,17 +58,25 @@ class LocalApi:
             raise RuntimeError("LocalApi is not started")
         return self.server.url
 
-    def info(self) -> dict[str, str]:
+    def info(self) -> dict[str, str | None]:
         """The first line `capi-writeback serve` prints: where the API is and how to call it."""
+        if self.seed is None:
+            return {"api_url": self.url, "token": None, "profile_id": None, "pixel_id": self.pixel_id}
         return {"api_url": self.url, "token": self.seed.api_token, "profile_id": self.seed.profile_id,
                 "pixel_id": self.seed.pixel_id}
 
     def start(self) -> LocalApi:
-        from capi_writeback_local.stack import EmbeddedStack
+        from capi_writeback_local.stack import EmbeddedStack, table_env
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every AWS call
         try:
-            self.stack = EmbeddedStack().start()
+            if self.embedded:
+                self.stack = EmbeddedStack().start()
+            else:
+                missing = [name for name in table_env() if not os.environ.get(name)]
+                if missing:
+                    raise RuntimeError("serving over real AWS needs the table names in "
+                                       + ", ".join(missing))
             meta_url = self.meta_url
             if meta_url is None:
                 from capi_writeback_local.meta_emulator import MetaEmulator
@@ -71,7 +85,8 @@ class LocalApi:
                 meta_url = self.emulator.url
             self._set_env({"META_BASE_URL": meta_url, "POWERTOOLS_SERVICE_NAME": "capi-writeback",
                            "POWERTOOLS_METRICS_NAMESPACE": "CapiWriteback", **self.environment})
-            self.seed = self.stack.seed_demo(pixel_id=self.pixel_id, meta_token=self.meta_token)
+            if self.stack is not None:
+                self.seed = self.stack.seed_demo(pixel_id=self.pixel_id, meta_token=self.meta_token)
             self.gateway = ApiGateway()
             self.server = LocalApiServer(self.gateway, self.port, access_log=self.access_log).start()
         except BaseException:

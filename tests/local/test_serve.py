@@ -186,3 +186,31 @@ def test_sigterm_stops_cleanly(served: Served) -> None:
     with pytest.raises(urllib.error.URLError):
         _opener.open(served.base + "/v1/openapi.json", timeout=5)
     assert "Traceback" not in served.stderr.read_text()
+
+
+def test_aws_mode_serves_over_the_aws_the_environment_names(tmp_path: Path) -> None:
+    """`serve --aws` seeds nothing and uses the environment's AWS; here that "AWS" is a moto server."""
+    from capi_writeback_local.stack import EmbeddedStack
+
+    with EmbeddedStack() as stack:
+        seed = stack.seed_demo(pixel_id="1234567890", meta_token="test-token")
+        with (tmp_path / "stderr.log").open("wb") as stderr:
+            command = ["serve", "--aws", "--port", "0", "--quiet"]
+            process = subprocess.Popen(
+                [sys.executable, "-m", "capi_writeback_local.cli", *command],
+                stdout=subprocess.PIPE, stderr=stderr, env={**os.environ, **stack.env})
+        try:
+            assert process.stdout is not None
+            info = json.loads(_first_line(process.stdout, timeout=60))
+            assert info["token"] is None and info["profile_id"] is None
+            served = Served(process, {**info, "token": seed.api_token, "profile_id": seed.profile_id},
+                            tmp_path / "stderr.log")
+            status, body = served.json("POST", "/writeback/preview", {"last_days": 7})
+            assert status == 200, body
+            assert body["event_count"] == 0
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)

@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pixel-id", default=DEFAULT_PIXEL_ID,
                         help="pixel (dataset) id of the demo connection")
     parser.add_argument("--quiet", action="store_true", help="no access log on stderr")
+    parser.add_argument("--aws", action="store_true",
+                        help="serve over the AWS the environment points at (credentials, region, table "
+                             "variables such as AUDIT_TABLE) instead of the embedded stack; seeds nothing")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         with LocalApi(port=args.port, meta_url=args.meta_url, meta_token=args.meta_token,
-                      pixel_id=args.pixel_id, access_log=None if args.quiet else sys.stderr) as api:
+                      pixel_id=args.pixel_id, access_log=None if args.quiet else sys.stderr,
+                      embedded=not args.aws) as api:
             first_line_out.write(json.dumps(api.info()) + "\n")
             first_line_out.flush()
             print(f"capi-writeback serve: API on {api.url}/v1 (docs: {api.url}/v1/docs); "

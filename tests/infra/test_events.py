@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 TEMPLATE = load_template(ROOT / "template.yaml")
 FOLDER_OF = {lid: f["Properties"]["CodeUri"].strip("/").split("/")[-1]
-             for lid, f in resources_of_type(TEMPLATE, "AWS::Serverless::Function").items()}
+             for lid, f in resources_of_type(TEMPLATE, "AWS::Serverless::Function").items()
+             if "CodeUri" in f["Properties"]}
 PIXEL_ID = "1234567890"
 META_TOKEN = "meta-token-for-events"
 
@@ -34,6 +35,8 @@ META_TOKEN = "meta-token-for-events"
 def _routes() -> dict[str, set[tuple[str, str]]]:
     routes: dict[str, set[tuple[str, str]]] = {}
     for logical_id, function in resources_of_type(TEMPLATE, "AWS::Serverless::Function").items():
+        if logical_id not in FOLDER_OF:
+            continue
         for event in (function["Properties"].get("Events") or {}).values():
             routes.setdefault(FOLDER_OF[logical_id], set()).add(
                 (event["Properties"]["Method"].upper(), event["Properties"]["Path"]))

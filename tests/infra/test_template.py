@@ -26,6 +26,8 @@ FOLDERS = {
     "ConfirmFunction": "confirm", "ConversionsFunction": "conversions", "AuditFunction": "audit",
     "BreakerResetFunction": "breaker_reset", "DocsFunction": "docs",
 }
+# Step Functions helpers small enough to live in the template (no layer code, no permissions).
+INLINE = {"WeakShareFunction"}
 ROUTES = {
     "PreviewFunction": {("POST", "/v1/profiles/{profile_id}/writeback/preview")},
     "DryRunFunction": {("POST", "/v1/profiles/{profile_id}/writeback/dry-run")},
@@ -35,6 +37,7 @@ ROUTES = {
     "BreakerResetFunction": {("POST", "/v1/profiles/{profile_id}/writeback/breaker/reset")},
     "DocsFunction": {("GET", "/v1/openapi.json"), ("GET", "/v1/docs")},
     "AuthorizerFunction": set(),
+    "WeakShareFunction": set(),
 }
 SECRETS = "secret:capi-writeback/connections/*"
 DIRECTORY = {"WorkspacesTable": {"dynamodb:GetItem"}, "ProfilesTable": {"dynamodb:GetItem"}}
@@ -57,6 +60,7 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
     "BreakerResetFunction": {**DIRECTORY, "BreakerTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
                              "AuditTable": {"dynamodb:PutItem"}},
     "DocsFunction": {},
+    "WeakShareFunction": {},
 }
 AUDIT_WRITES_FORBIDDEN = {
     "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:TransactWriteItems",
@@ -130,7 +134,7 @@ def _all_iam_statements() -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_every_function_folder_exists_with_a_handler() -> None:
-    assert set(FUNCTIONS) == set(FOLDERS)
+    assert set(FUNCTIONS) == set(FOLDERS) | set(INLINE)
     assert GLOBALS["Handler"] == "app.lambda_handler"
     for logical_id, folder in FOLDERS.items():
         properties = FUNCTIONS[logical_id]["Properties"]
@@ -151,6 +155,14 @@ def test_functions_share_the_one_layer() -> None:
     assert GLOBALS["Layers"] == [{"Ref": "CapiWritebackLayer"}]
     for logical_id, function in FUNCTIONS.items():
         assert "Layers" not in function["Properties"], f"{logical_id} must use the shared layer only"
+
+
+def test_inline_helpers_are_self_contained_python() -> None:
+    for logical_id in INLINE:
+        properties = FUNCTIONS[logical_id]["Properties"]
+        assert properties["Handler"] == "index.lambda_handler"
+        assert "import" not in properties["InlineCode"], "inline helpers import nothing"
+        compile(properties["InlineCode"], logical_id, "exec")
 
 
 def test_runtime_architecture_and_limits() -> None:

@@ -93,13 +93,13 @@ class ApiDefinition:
         default_authorizer = auth.get("DefaultAuthorizer")
         routes: list[Route] = []
         for resource in resources_of_type(template, "AWS::Serverless::Function").values():
-            function = _function_name(resource)
             for event in ((resource.get("Properties") or {}).get("Events") or {}).values():
                 event_props = event.get("Properties") or {}
                 if event.get("Type") != "Api" or (event_props.get("RestApiId") or {}).get("Ref") != api_id:
                     continue
                 authorizer = (event_props.get("Auth") or {}).get("Authorizer", default_authorizer)
-                routes.append(Route(str(event_props["Method"]).upper(), str(event_props["Path"]), function,
+                routes.append(Route(str(event_props["Method"]).upper(), str(event_props["Path"]),
+                                    _function_name(resource),
                                     authorized=bool(authorizer) and authorizer != "NONE"))
         authorizer_function, header, pattern = "authorizer", "Authorization", None
         if default_authorizer:
@@ -124,8 +124,11 @@ class ApiDefinition:
 
 
 def _function_name(resource: Mapping[str, Any]) -> str:
-    """functions/<name>/ -> <name>."""
-    return Path(str((resource.get("Properties") or {})["CodeUri"])).name
+    """functions/<name>/ -> <name> (an API function must live in its own folder to be served)."""
+    code_uri = (resource.get("Properties") or {}).get("CodeUri")
+    if not code_uri:
+        raise ValueError("an API function without CodeUri cannot be served locally")
+    return Path(str(code_uri)).name
 
 
 def _resolve(template: Mapping[str, Any], value: Any, default: str) -> str:

@@ -244,39 +244,40 @@ def parse_data(body: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def check_event(event: Mapping[str, Any], now: float, strictness: Strictness) -> list[str]:
     """Rules 4-7 for one event. Returns warnings (rule 5 in warn mode); raises `Refusal`."""
-    warnings: list[str] = []
-    for name in ("event_name", "event_time", "user_data", "action_source"):
-        if event.get(name) in (None, ""):
-            raise _invalid("Missing Required Parameter", f"The {name} parameter is required for each event.")
-    if not isinstance(event["event_name"], str):
+    get = event.get
+    name, event_time, user_data, source = (
+        get("event_name"), get("event_time"), get("user_data"), get("action_source")
+    )
+    for field_name, value in (
+        ("event_name", name), ("event_time", event_time), ("user_data", user_data), ("action_source", source)
+    ):
+        if value is None or value == "":
+            raise _invalid(
+                "Missing Required Parameter", f"The {field_name} parameter is required for each event."
+            )
+    if not isinstance(name, str):
         raise _invalid("Invalid Event Name", "The event_name parameter must be a string.")
-    source = event["action_source"]
-    if source not in ACTION_SOURCES:
+    if not isinstance(source, str) or source not in ACTION_SOURCES:
         raise _invalid(
             "Invalid Action Source",
             f"The action_source value {source!r} is not valid. "
             f"Use one of: {', '.join(sorted(ACTION_SOURCES))}.",
         )
-    _check_time(event["event_time"], source, now, strictness)
+    _check_time(event_time, source, now, strictness)
+    warnings: list[str] = []
     if source == "website":
-        missing = [
-            name
-            for name, value in (
-                ("event_source_url", event.get("event_source_url")),
-                ("client_user_agent", (event.get("user_data") or {}).get("client_user_agent")
-                 if isinstance(event.get("user_data"), dict) else None),
-            )
-            if not value
-        ]
+        agent = user_data.get("client_user_agent") if isinstance(user_data, dict) else None
+        missing = [n for n, v in (("event_source_url", get("event_source_url")), ("client_user_agent", agent))
+                   if not v]
         if missing:
             text = f"Website events need {' and '.join(missing)}."
             if strictness.website_rule == "reject":
                 raise _invalid("Missing Website Parameters", text)
             warnings.append(text)
-    if source == "app" and strictness.check_app_data:
-        _check_app_data(event.get("app_data"))
-    _check_user_data(event["user_data"], strictness)
-    _check_custom_data(event["event_name"], event.get("custom_data"))
+    elif source == "app" and strictness.check_app_data:
+        _check_app_data(get("app_data"))
+    _check_user_data(user_data, strictness)
+    _check_custom_data(name, get("custom_data"))
     return warnings
 
 

@@ -227,7 +227,11 @@ class MetaEmulator:
             elif decision.kind is not None:
                 answer = error_body(decision.kind)
             else:
-                answer = self._validate_and_store(handler, method, split.query, raw, entry)
+                try:
+                    answer = self._validate_and_store(handler, method, split.query, raw, entry)
+                except Exception as exc:  # a bug here must still answer, like Graph's code 1
+                    internal = Refusal(1, f"emulator internal error: {type(exc).__name__}", status=500)
+                    answer = 500, json.dumps(internal.envelope()).encode(), "application/json"
             wait = arrived + decision.latency_ms / 1000.0 - time.monotonic()
             if wait > 0:
                 self._stopping.wait(wait)

@@ -308,3 +308,26 @@ def test_dedup_view_drops_later_duplicates_within_48h(client: Client, emulator: 
     assert [(e["event_id"], e["event_time"]) for e in kept] == [
         ("o1", NOW - 3600), ("o2", NOW - 3600), ("o1", NOW - 3 * 86400)
     ]
+
+
+@pytest.mark.parametrize(
+    "weird",
+    [
+        event(action_source={"a": 1}),
+        event(action_source=["website"]),
+        event(event_name=["Purchase"]),
+        event(event_time=[1]),
+        event(event_time=1.5),
+        event(user_data={"em": [[HASH]]}),
+        event(user_data={"em": {"h": HASH}}),
+        event(user_data={"client_ip_address": ["1.2.3.4"], "em": HASH}),
+        event(user_data={"fbp": 12, "em": HASH}),
+        event(custom_data={"value": {"n": 1}, "currency": "USD"}),
+        event(custom_data={"value": 1, "currency": ["USD"]}),
+        event(action_source="app", app_data="yes"),
+        event(action_source="app", app_data={"advertiser_tracking_enabled": 1, "extinfo": [["a2"]]}),
+        event(action_source="website", event_source_url="https://x", user_data=["nope"]),
+    ],
+)
+def test_malformed_events_get_an_envelope_never_a_crash(client: Client, weird: dict[str, Any]) -> None:
+    assert_envelope(client.send_json([weird]), 100)

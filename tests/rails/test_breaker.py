@@ -3,6 +3,7 @@ retry_after, closes as failures age out, on success and on reset; exact under co
 
 from __future__ import annotations
 
+import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,7 +12,9 @@ import pytest
 from capi_writeback.errors import CircuitOpen
 from capi_writeback.rails.breaker import CircuitBreaker
 from capi_writeback.rails.clock import ManualClock
-from capi_writeback.store import dynamodb
+from capi_writeback.store import dynamodb, memory
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @pytest.fixture
@@ -139,3 +142,30 @@ def test_breaker_item_has_a_ttl_past_the_window(aws: dict[str, str], clock: Manu
     item = dynamodb.client().get_item(TableName=aws["BREAKER_TABLE"], Key={"profile_id": {"S": "p1"}})["Item"]
     assert int(item["ttl"]["N"]) > clock() + 1800
     assert int(item["ttl"]["N"]) <= clock() + 1802
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.just("fail"), st.just("success"), st.just("reset"),
+                          st.floats(min_value=0, max_value=2000, allow_nan=False)), max_size=40))
+def test_matches_a_plain_model_of_the_rule(steps: list[Any]) -> None:
+    """Any sequence of failures, successes, resets and waits: open exactly when >= 3 failures are
+    younger than 30 minutes; retry_after exactly when enough of them age out."""
+    clock = ManualClock(1_780_000_000.0)
+    breaker = CircuitBreaker(memory.MemoryBreakerStore(), clock)
+    model: list[float] = []
+    for step in steps:
+        if step == "fail":
+            model.append(round(clock(), 3))
+            recent = [t for t in model if clock() - t < 1800]
+            assert breaker.record_failure("p") is (len(recent) == 3)
+        elif step in ("success", "reset"):
+            getattr(breaker, "record_success" if step == "success" else "reset")("p")
+            model.clear()
+        else:
+            clock.advance(step)
+        recent = sorted(t for t in model if clock() - t < 1800)
+        if len(recent) >= 3:
+            expected = max(1, math.ceil(recent[len(recent) - 3] + 1800 - clock()))
+            assert retry_after(breaker, "p") == expected
+        else:
+            breaker.check("p")

@@ -7,6 +7,7 @@ bodies: callers log counts, ids and hashes only (no raw PII, no token).
 
 from __future__ import annotations
 
+import logging
 import os
 
 from aws_lambda_powertools import Logger, Metrics
@@ -16,6 +17,13 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "capi-writeback")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "CapiWriteback")
 
 logger = Logger(service=SERVICE)
+
+# Libraries that print whole requests or responses at DEBUG (Powertools logs route arguments, i.e.
+# request bodies with raw PII; botocore logs response bodies, i.e. secret values; urllib3 logs URLs)
+# stay at INFO whatever the root level, so turning on DEBUG can never leak PII or a token.
+QUIET_LIBRARIES = ("aws_lambda_powertools", "botocore", "boto3", "urllib3", "s3transfer")
+for _name in QUIET_LIBRARIES:
+    logging.getLogger(_name).setLevel(logging.INFO)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 # The metric names the dashboards and alarms rely on (one place).

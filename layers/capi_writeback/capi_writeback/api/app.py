@@ -161,9 +161,9 @@ def _invoke_direct(event: Any, context: Any, model: type[BaseModel],
         try:
             request = model.model_validate(body)
         except ValidationError as exc:
-            error = validation_error(exc.errors())
-            flow.record_refusal(flow.default_services(), call, operation.__name__, error)
-            raise error from None
+            invalid = validation_error(exc.errors())
+            flow.record_refusal(flow.default_services(), call, operation.__name__, invalid)
+            raise invalid from None
         result = operation(call, request)
         return response_model.model_validate(result).model_dump(mode="json")
     except Exception as exc:

@@ -1,0 +1,60 @@
+"""Every log line of a full flow (including failures) is free of raw PII and of both tokens."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.lambdas.conftest import META_TOKEN, Env, LambdaContext, conversion_rows, load_handler
+
+EMAIL = "Jane.Doe+vip@Example.COM"
+PHONE = "+1 (415) 555-0199"
+SECRETS_THAT_MUST_NOT_APPEAR = [EMAIL, EMAIL.lower().strip(), "jane.doe", "4155550199", "555-0199",
+                                "Jane", "Doe", "Springfield", META_TOKEN]
+
+
+def _row(i: int) -> dict[str, object]:
+    row = conversion_rows(1, start=i)[0]
+    row.update({"conversion_id": f"pii-{i}", "email": EMAIL, "phone": PHONE, "first_name": "Jane",
+                "last_name": "Doe", "city": "Springfield"})
+    return row
+
+
+def test_full_flow_logs_no_pii_and_no_token(env: Env, capfd: pytest.CaptureFixture[str],
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    tenant = env.tenant()
+    rows = [_row(i) for i in range(3)]
+    with pytest.raises(Exception, match="Unauthorized"):
+        load_handler("authorizer")({"type": "TOKEN", "authorizationToken": "Bearer " + tenant.token + "x",
+                                    "methodArn": "arn:aws:execute-api:us-east-1:1:a/Prod/GET/x"}, None)
+    load_handler("authorizer")({"type": "TOKEN", "authorizationToken": f"Bearer {tenant.token}",
+                                "methodArn": "arn:aws:execute-api:us-east-1:1:a/Prod/GET/x"}, None)
+    assert tenant.call("conversions", {"rows": rows}).status == 200
+    preview = tenant.call("preview", {"last_days": 7}).body
+    assert preview["event_count"] == 3
+    assert tenant.call("dry_run", {"last_days": 7}).status == 200
+    assert tenant.call("confirm", {"last_days": 7, "idempotency_key": "pii-1"}).status == 200
+    assert tenant.call("confirm", {"last_days": 7, "idempotency_key": "pii-1"}).body["replayed"] is True
+    assert tenant.call("preview", {"rows": rows, "outcome_types": [EMAIL]}).status == 422
+    assert tenant.call("preview", {"rows": [{**rows[0], "occurred_at": "garbage " + EMAIL}]}).status == 200
+    load_handler("preview")({"profile_id": tenant.profile_id, "actor": tenant.user_id,
+                             "selection": {"rows": rows}}, LambdaContext(aws_request_id="d1"))
+    env.emulator.inject("code_190")
+    assert tenant.call("confirm", {"rows": [_row(9)], "idempotency_key": "pii-2"}).status == 502
+    env.emulator.clear_faults()
+    assert tenant.call("audit").status == 200
+
+    out, err = capfd.readouterr()
+    captured = "\n".join([out, err, caplog.text, *(r.getMessage() for r in caplog.records),
+                          *(repr(r.__dict__) for r in caplog.records)])
+    assert "audit row written" in captured and "confirm finished" in captured  # logs were captured
+    assert tenant.token not in captured
+    for secret in SECRETS_THAT_MUST_NOT_APPEAR:
+        assert secret not in captured, secret
+    # nor at rest: the audit rows and the stored conversions
+    stored = repr(env.audit_rows(tenant.profile_id)) + repr(env.dynamodb.scan(
+        TableName=env.tables["CONVERSIONS_TABLE"])["Items"])
+    for secret in SECRETS_THAT_MUST_NOT_APPEAR:
+        assert secret not in stored, secret

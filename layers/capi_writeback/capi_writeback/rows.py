@@ -52,6 +52,8 @@ SYNONYMS: dict[str, str] = {
 }
 MULTI_VALUE_FIELDS = frozenset(HASHED_FIELDS)
 _NESTED = ("user_data", "custom_data")
+_UNSEEN = "\x00unseen"
+_KNOWN: dict[str, str | None] = {}  # raw key -> canonical key (or None), filled as keys are seen
 MS_THRESHOLD = 100_000_000_000  # 1973 in ms, year 5138 in s: larger numbers are milliseconds
 _MAX_UNIX = 100_000_000_000_000
 
@@ -140,19 +142,29 @@ def canonical_row(raw: Mapping[str, Any], column_mapping: Mapping[str, str] | No
     `user_data`/`custom_data` objects are flattened; empty values dropped; unknown keys dropped.
     Two spellings of one PII field (`email` and `em`) are merged into a list."""
     row: dict[str, Any] = {}
+    known = _KNOWN
     for key, value in raw.items():
         if value is None or value == "":
             continue
-        if key in _NESTED and isinstance(value, Mapping):
-            for inner_key, inner_value in canonical_row(value, column_mapping).items():
-                _put(row, inner_key, inner_value)
-            continue
-        name = column_mapping.get(key) if column_mapping else None
+        if column_mapping and key in column_mapping:
+            name: str | None = column_mapping[key]
+            if name not in ROW_KEYS:
+                name = canonical_key(name) if isinstance(name, str) else None
+        else:
+            name = known.get(key, _UNSEEN)
+            if name is _UNSEEN:
+                if key in _NESTED and isinstance(value, Mapping):
+                    for inner_key, inner_value in canonical_row(value, column_mapping).items():
+                        _put(row, inner_key, inner_value)
+                    continue
+                name = canonical_key(key) if isinstance(key, str) else None
+                if isinstance(key, str) and len(known) < 4096:
+                    known[key] = name
         if name is None:
-            name = canonical_key(key) if isinstance(key, str) else None
-        elif name not in ROW_KEYS:
-            name = canonical_key(name)
-        if name is not None:
+            continue
+        if name not in row:
+            row[name] = value
+        else:
             _put(row, name, value)
     return row
 
@@ -204,32 +216,38 @@ def _parse_iso(text: str) -> int:
     return int(moment.timestamp())
 
 
-def identity_problem(row: Mapping[str, Any], table: Mapping[str, str]) -> Rejection | None:
+class Identity(NamedTuple):
+    """What makes a row an event at all, parsed once."""
+
+    conversion_id: str
+    occurred_at: int
+    time_warning: str | None
+    event_name: str
+    action_source: str | None  # the row's own, lowercased; None means the profile default
+
+
+def row_identity(row: Mapping[str, Any], table: Mapping[str, str]) -> Identity | Rejection:
     """The checks that no later data can fix: conversion_id, timestamp, event name, action_source."""
     conversion_id = row.get("conversion_id")
     if isinstance(conversion_id, (bool, dict, list)) or not str(conversion_id or "").strip():
         return Rejection(SkipReason.MISSING_CONVERSION_ID, "conversion_id is required")
     try:
-        parse_occurred_at(row.get("occurred_at"))
+        occurred_at, time_warning = parse_occurred_at(row.get("occurred_at"))
     except ValueError as exc:
         return Rejection(SkipReason.MISSING_TIMESTAMP, str(exc))
-    problem = event_name_problem(row, table)
-    if problem is not None:
-        return problem
-    if "action_source" in row:
-        found = action_source_problem(str(row["action_source"]).strip().lower())
-        if found is not None:
-            return Rejection(*found)
-    return None
-
-
-def event_name_problem(row: Mapping[str, Any], table: Mapping[str, str]) -> Rejection | None:
     try:
-        resolve_event_name(_opt_text(row.get("event_name")), _opt_text(row.get("outcome_type")), table)
+        event_name = resolve_event_name(_opt_text(row.get("event_name")), _opt_text(row.get("outcome_type")),
+                                        table)
     except EventNameError as exc:
         reason = SkipReason.UNKNOWN_OUTCOME_TYPE if exc.unknown_outcome else SkipReason.INVALID_EVENT_NAME
         return Rejection(reason, str(exc))
-    return None
+    action_source = None
+    if "action_source" in row:
+        action_source = str(row["action_source"]).strip().lower()
+        found = action_source_problem(action_source)
+        if found is not None:
+            return Rejection(*found)
+    return Identity(str(conversion_id).strip(), occurred_at, time_warning, event_name, action_source)
 
 
 def _opt_text(value: Any) -> str | None:
@@ -248,11 +266,10 @@ def prepare_for_storage(
     if not isinstance(raw, Mapping):
         return Rejection(SkipReason.INVALID_ROW, "a row must be an object")
     row = canonical_row(raw, settings.column_mapping)
-    rejection = identity_problem(row, event_table(settings.event_mapping))
-    if rejection is not None:
-        return rejection
-    occurred_at, warning = parse_occurred_at(row["occurred_at"])
-    warnings: list[str] = [warning] if warning else []
+    identity = row_identity(row, event_table(settings.event_mapping))
+    if isinstance(identity, Rejection):
+        return identity
+    warnings: list[str] = [identity.time_warning] if identity.time_warning else []
     country = row_country(row, settings.country)
     stored: StoredRow = {}
     for key, value in row.items():
@@ -269,8 +286,8 @@ def prepare_for_storage(
                 warnings.extend(str(w) for w in value)
         else:
             stored[key] = value
-    stored["conversion_id"] = str(row["conversion_id"]).strip()
-    stored["occurred_at"] = occurred_at
+    stored["conversion_id"] = identity.conversion_id
+    stored["occurred_at"] = identity.occurred_at
     if warnings:
         stored["_warnings"] = warnings
     return stored

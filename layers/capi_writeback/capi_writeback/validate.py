@@ -30,6 +30,7 @@ BASELINE_INVALID = (
     frozenset({"fn", "ge"}),
     frozenset({"ln", "ge"}),
 )
+STRONG_KEYS = CUSTOMER_KEYS.difference(*BASELINE_INVALID)
 
 
 class SkipReason(StrEnum):
@@ -126,6 +127,8 @@ def purchase_problem(value_given: Any, value: float | int | None, currency: str 
 
 def identifiers_problem(keys: Collection[str]) -> Problem | None:
     """At least one customer identifier, and not only one of Meta's baseline-invalid combinations."""
+    if not STRONG_KEYS.isdisjoint(keys):
+        return None  # any key outside every baseline-invalid combination is enough
     present = CUSTOMER_KEYS.intersection(keys)
     if not present:
         return Problem(SkipReason.NO_CUSTOMER_IDENTIFIERS, "no usable customer identifier")

@@ -10,6 +10,8 @@ import re
 _FB_COOKIE = re.compile(r"fb\.\d\.\d{10,13}\.[^.\s]+(?:\.[A-Za-z0-9_-]{2,8})?")
 _APPENDIX = re.compile(r"[A-Za-z0-9_-]{2,8}")
 _FBCLID = re.compile(r"[A-Za-z0-9_-]{8,}")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
 def normalize_external_id(value: str, country: str | None = None) -> str | None:
@@ -21,7 +23,7 @@ def normalize_external_id(value: str, country: str | None = None) -> str | None:
 def normalize_ip(value: str) -> str | None:
     """A valid IPv4/IPv6 address, optionally with a parameter-builder `.appendix`; else None."""
     text = value.strip()
-    if _valid_ip(text):
+    if _IPV4.fullmatch(text) or _valid_ip(text):
         return text
     head, _, tail = text.rpartition(".")
     if head and _APPENDIX.fullmatch(tail) and not tail.isdigit() and _valid_ip(head):

@@ -3,15 +3,16 @@
 - state: US state names -> 2-letter codes; other values lowercase without punctuation or spaces
   (not truncated).
 - zip: lowercase, no spaces or dashes; US ZIP+4 -> 5 digits; UK postcodes without the space.
-- country: names (many languages, from phonenumbers' locale data) -> ISO 3166-1 alpha-2.
+- country: English names (and common local and short names) -> ISO 3166-1 alpha-2.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
-import phonenumbers
+from capi_writeback.normalize.countries import COUNTRY_NAMES, ISO_COUNTRIES
 
 US_STATES = {
     "alabama": "al", "alaska": "ak", "arizona": "az", "arkansas": "ar", "california": "ca",
@@ -36,15 +37,23 @@ _COUNTRY_SYNONYMS = {
     "northernireland": "gb", "holland": "nl", "thenetherlands": "nl", "southkorea": "kr",
     "korea": "kr", "republicofkorea": "kr", "northkorea": "kp", "russia": "ru",
     "russianfederation": "ru", "czechia": "cz", "czechrepublic": "cz", "uae": "ae",
-    "vietnam": "vn", "ivorycoast": "ci", "turkiye": "tr", "türkiye": "tr", "deutschland": "de",
-    "españa": "es", "espana": "es", "méxico": "mx", "brasil": "br", "macedonia": "mk",
+    "vietnam": "vn", "ivorycoast": "ci", "deutschland": "de",
+    "españa": "es", "espana": "es", "brasil": "br", "macedonia": "mk",
     "burma": "mm", "eswatini": "sz", "capeverde": "cv", "hongkong": "hk", "macau": "mo",
     "taiwan": "tw", "iran": "ir", "syria": "sy", "laos": "la", "moldova": "md", "bolivia": "bo",
-    "venezuela": "ve", "tanzania": "tz", "vatican": "va", "palestine": "ps",
+    "venezuela": "ve", "tanzania": "tz", "vatican": "va", "palestine": "ps", "unitedkingdom": "gb",
+    "unitedkingdomofgreatbritainandnorthernireland": "gb", "cotedivoire": "ci", "drc": "cd",
+    "drcongo": "cd", "democraticrepublicofthecongo": "cd", "republicofthecongo": "cg",
+    "unitedarabemirates": "ae", "saudi": "sa", "newzealand": "nz", "österreich": "at", "osterreich": "at",
+    "schweiz": "ch", "suisse": "ch", "svizzera": "ch", "italia": "it", "nederland": "nl",
+    "belgique": "be", "belgië": "be", "polska": "pl", "sverige": "se", "norge": "no", "danmark": "dk",
+    "suomi": "fi", "éire": "ie", "eire": "ie", "ελλάδα": "gr", "hellas": "gr", "magyarország": "hu",
+    "česko": "cz", "românia": "ro", "россия": "ru", "україна": "ua", "ukraina": "ua", "日本": "jp",
+    "nippon": "jp", "中国": "cn", "prc": "cn", "대한민국": "kr", "한국": "kr", "भारत": "in", "bharat": "in",
+    "méxico": "mx", "perú": "pe", "türkiye": "tr", "turkiye": "tr",
 }
 
-# ISO codes phonenumbers has no numbering plan for, but that are still countries/territories.
-_EXTRA_REGIONS = frozenset({"aq", "bv", "hm", "tf", "um", "pn", "gs"})
+_US_ZIP = re.compile(r"[0-9]{5}(?:-[0-9]{4})?")
 
 
 def _letters(value: str) -> str:
@@ -54,36 +63,13 @@ def _letters(value: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-@lru_cache(maxsize=1)
-def _region_codes() -> frozenset[str]:
-    return frozenset(r.lower() for r in phonenumbers.SUPPORTED_REGIONS) | _EXTRA_REGIONS
-
-
-@lru_cache(maxsize=1)
-def _country_names() -> dict[str, str]:
-    """Country name (letters only, lowercase, any language phonenumbers knows) -> alpha-2."""
-    from phonenumbers.geodata.locale import LOCALE_DATA  # ~0.3 s: only when a name is seen
-
-    names: dict[str, str] = {}
-    for region, by_lang in LOCALE_DATA.items():
-        for name in by_lang.values():
-            if not name.startswith("*"):
-                names.setdefault(_letters(name), region.lower())
-    names.update(_COUNTRY_SYNONYMS)
-    return names
-
-
 @lru_cache(maxsize=4096)
 def normalize_country(value: str, country: str | None = None) -> str | None:
     """`'United States'` -> `'us'`, `'DE'` -> `'de'`, `'UK'` -> `'gb'`; unknown -> None."""
     text = _letters(value)
-    if len(text) == 2 and text in _region_codes():
+    if len(text) == 2 and text in ISO_COUNTRIES:
         return text
-    if text in _COUNTRY_SYNONYMS:
-        return _COUNTRY_SYNONYMS[text]
-    if len(text) < 3:
-        return None
-    return _country_names().get(text)
+    return _COUNTRY_SYNONYMS.get(text) or COUNTRY_NAMES.get(text)
 
 
 @lru_cache(maxsize=8192)
@@ -97,10 +83,16 @@ def normalize_state(value: str, country: str | None = None) -> str | None:
     return text
 
 
-@lru_cache(maxsize=32768)
 def normalize_zip(value: str, country: str | None = None) -> str | None:
     """`'94107-1234'` -> `'94107'`, `'M1 1AE'` -> `'m11ae'`; US ZIPs that lost a leading zero get
     it back (`'2134'` with country us -> `'02134'`)."""
+    if country in (None, "us") and _US_ZIP.fullmatch(value):
+        return value[:5]  # the common US case: 12345 or 12345-6789, nothing to clean
+    return _normalize_zip(value, country)
+
+
+@lru_cache(maxsize=32768)
+def _normalize_zip(value: str, country: str | None) -> str | None:
     text = _letters(value)
     if not text:
         return None

@@ -8,13 +8,14 @@ because the same numbers repeat across rows and exports.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 _NANP = frozenset({"us", "ca", "pr", "vi", "gu", "as", "mp", "um"})
-_DIGITS = frozenset("0123456789")
+_NON_DIGITS = re.compile(r"[^0-9]+")
 # E.164 numbers (country code included) have 7 to 15 digits in practice (Niue has 7).
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
 
@@ -23,12 +24,14 @@ def normalize_phone(value: str, country: str | None = None) -> str | None:
     """`'(650) 555-1212'` with country us -> `'16505551212'`; unusable numbers give None."""
     text = value.strip()
     international = text.startswith("+")
-    digits = "".join(ch for ch in text if ch in _DIGITS)
+    digits = _NON_DIGITS.sub("", text)
     if not digits:
         return None
     if not international and digits.startswith("00"):
         international, digits = True, digits[2:]
     if international:
+        if len(digits) == 11 and digits[0] == "1" and digits[1] in "23456789":
+            return digits  # +1 NANP: the digits already are E.164
         return _international(digits, strict=False)
     if country is None:
         # No country to infer from: accept it only if it reads as a valid international number.

@@ -214,3 +214,17 @@ def test_aws_mode_serves_over_the_aws_the_environment_names(tmp_path: Path) -> N
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def test_a_taken_port_is_a_clear_error_not_a_traceback() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "capi_writeback_local.cli", "serve", "--port", str(port)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "cannot start" in done.stderr and "Traceback" not in done.stderr

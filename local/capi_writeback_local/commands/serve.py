@@ -40,10 +40,16 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    api = LocalApi(port=args.port, meta_url=args.meta_url, meta_token=args.meta_token,
+                   pixel_id=args.pixel_id, access_log=None if args.quiet else sys.stderr,
+                   embedded=not args.aws)
     try:
-        with LocalApi(port=args.port, meta_url=args.meta_url, meta_token=args.meta_token,
-                      pixel_id=args.pixel_id, access_log=None if args.quiet else sys.stderr,
-                      embedded=not args.aws) as api:
+        try:
+            api.start()
+        except (OSError, RuntimeError) as exc:  # e.g. the port is taken
+            print(f"capi-writeback serve: cannot start: {exc}", file=sys.stderr, flush=True)
+            return 1
+        with api:
             first_line_out.write(json.dumps(api.info()) + "\n")
             first_line_out.flush()
             print(f"capi-writeback serve: API on {api.url}/v1 (docs: {api.url}/v1/docs); "

@@ -179,7 +179,7 @@ class InProcessLambdas:
             return owner.invoke(function_name, body, response_headers)
 
         self._patch = LambdaSimpleBackend.invoke
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -45,6 +45,9 @@ def test_parse_graph_error_body() -> None:
 def test_parse_junk_bodies(body: object) -> None:
     error = parse_error_body(body, 502)
     assert error.code is None and error.http_status == 502 and error.is_transient
+    assert "retry later" in error.fix
+    not_found = parse_error_body(body, 404)
+    assert not not_found.is_transient and "base URL" in not_found.fix
 
 
 def test_hierarchy() -> None:

@@ -144,3 +144,24 @@ def test_unknown_pixel_is_rejected_without_bisection(
     assert result.error is not None and (result.error.code, result.error.subcode) == (100, 33)
     assert "pixel" in result.error.fix
     assert len(emulator.ledger()) == 1
+
+
+def test_decimal_numbers_from_dynamodb_are_sent_as_numbers(
+    emulator: MetaEmulator, make_client: ClientFactory
+) -> None:
+    from decimal import Decimal
+
+    events = make_events(2)
+    events[0]["custom_data"]["value"] = Decimal("19.99")
+    events[1]["event_time"] = Decimal(events[1]["event_time"])
+    [result] = make_client().send(PIXEL, SECRET_ID, events)
+    assert result.status == "accepted"
+    received = emulator.received_events(PIXEL)
+    assert received[0]["custom_data"]["value"] == 19.99
+    assert received[1]["event_time"] == int(events[1]["event_time"])
+    assert isinstance(received[1]["event_time"], int)
+
+
+def test_wrong_base_url_is_a_clear_refusal(emulator: MetaEmulator, make_client: ClientFactory) -> None:
+    [result] = make_client(base_url=emulator.url + "/nowhere").send(PIXEL, SECRET_ID, make_events(1))
+    assert result.status == "failed" and result.error is not None

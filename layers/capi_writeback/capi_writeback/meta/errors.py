@@ -40,6 +40,9 @@ _FIXES: dict[tuple[int, int | None], str] = {
 }
 _DEFAULT_FIX = "See Meta's message and fbtrace_id; correct the request or retry later."
 _UNAVAILABLE_FIX = "Meta did not answer in time or answered with a server error: retry later."
+_NOT_GRAPH_FIX = (
+    "The endpoint did not answer like the Graph API: check the Meta base URL and API version settings."
+)
 
 
 def fix_for(code: int | None, subcode: int | None = None) -> str:
@@ -162,11 +165,14 @@ def parse_error_body(body: Any, http_status: int, *, scrub: str | None = None) -
 
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
-        return MetaError(
+        odd = MetaError(
             f"Meta answered HTTP {http_status} without a Graph error body",
             http_status=http_status,
             is_transient=http_status >= 500,
         )
+        if http_status < 500:
+            odd.fix = _NOT_GRAPH_FIX
+        return odd
     return MetaError(
         clean(error.get("message")) or f"Meta answered HTTP {http_status}",
         code=as_int(error.get("code")),

@@ -83,7 +83,7 @@ def make_client(emulator: MetaEmulator, sleeps: Sleeps) -> Iterator[ClientFactor
         settings: dict[str, Any] = {
             "base_url": emulator.url,
             "connect_timeout": 1.0,
-            "read_timeout": 0.5,
+            "read_timeout": 5.0,  # tests of timeouts pass a short one
             "max_attempts": 4,
             "max_total_seconds": 120.0,
             "retry": RetryPolicy(),

@@ -20,7 +20,8 @@ def test_transient_failure_is_retried_then_succeeds(
     fault: str, emulator: MetaEmulator, make_client: ClientFactory, sleeps: Sleeps
 ) -> None:
     emulator.inject(fault, count=2)
-    [result] = make_client(read_timeout=0.3).send(PIXEL, SECRET_ID, make_events(5))
+    client = make_client(read_timeout=0.3 if fault == "timeout" else 5.0)
+    [result] = client.send(PIXEL, SECRET_ID, make_events(5))
     assert result.status == "accepted" and result.events_received == 5
     assert result.requests == 3
     assert [e["fault"] for e in emulator.ledger()] == [fault, fault, None]

@@ -243,8 +243,8 @@ def world() -> Iterator[Env]:
         tables = create_tables(boto3.client("dynamodb", region_name="us-east-1"))
         os.environ.update(tables)
         os.environ["META_BASE_URL"] = emulator.url
-        os.environ["META_READ_TIMEOUT"] = "2"
-        os.environ["META_CONNECT_TIMEOUT"] = "1"
+        os.environ["META_READ_TIMEOUT"] = "10"
+        os.environ["META_CONNECT_TIMEOUT"] = "3"
         env = Env(tables, emulator)
         try:
             yield env

@@ -6,9 +6,12 @@ import math
 from collections import Counter
 
 import pytest
+from capi_writeback.meta import MetaClient, MetaClientConfig, MetaCredentials, StaticCredentials
 from capi_writeback_local.meta_emulator import MetaEmulator
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from .conftest import PIXEL, SECRET_ID, ClientFactory, make_events
+from .conftest import PIXEL, SECRET_ID, TOKEN, ClientFactory, make_events
 
 
 def _bound(batch: int, bad: int) -> int:
@@ -78,3 +81,36 @@ def test_bisection_request_budget(emulator: MetaEmulator, make_client: ClientFac
     [result] = make_client(bisect_max_requests=10).send(PIXEL, SECRET_ID, make_events(64, bad=set(range(64))))
     assert result.status == "failed" and result.events_received == 0
     assert len(emulator.ledger()) <= 11
+
+
+def test_bisection_property_random_bad_sets() -> None:
+    """Any batch size, any bad positions: every valid event exactly once, every bad one reported,
+    and at most 2*ceil(log2(n)) extra requests per bad event."""
+    with MetaEmulator(tokens=(TOKEN,), pixel_ids=(PIXEL,)) as meta:
+        client = MetaClient(
+            MetaClientConfig(base_url=meta.url, read_timeout=5.0),
+            StaticCredentials({SECRET_ID: MetaCredentials(TOKEN)}),
+            sleep=lambda _s: None,
+        )
+
+        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(st.integers(min_value=1, max_value=300).flatmap(
+            lambda n: st.tuples(st.just(n), st.sets(st.integers(0, n - 1), max_size=min(n, 6)))
+        ))
+        def check(case: tuple[int, set[int]]) -> None:
+            size, bad = case
+            meta.reset()
+            [result] = client.send(PIXEL, SECRET_ID, make_events(size, bad=bad))
+            counts = Counter(e["event_id"] for e in meta.received_events(PIXEL))
+            assert set(counts) == {f"ev-{i}" for i in range(size) if i not in bad}
+            assert set(counts.values()) <= {1}
+            assert [r.position for r in result.rejected] == sorted(bad)
+            assert result.events_received == size - len(bad)
+            if bad and size > 1:
+                assert len(meta.ledger()) - 1 <= _bound(size, len(bad))
+            assert result.status == (
+                "accepted" if not bad else "failed" if len(bad) == size else "partially_rejected"
+            )
+
+        check()
+        client.close()

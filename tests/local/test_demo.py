@@ -25,8 +25,8 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
         assert reason in out  # the sample trips each check
     ready = re.search(r"([\d,]+) events ready", out)
     assert ready
-    events = ready.group(1)
-    assert f"Meta received {events} of {events} test events" in out
+    events = int(ready.group(1).replace(",", ""))
+    assert f"Meta received {events:,} of {events:,} test events" in out
     assert f"{events}/{events} events accepted by Meta" in out  # the progress bar reached the end
     assert "status succeeded" in out
     assert "replayed=true" in out and "0 events resent to Meta" in out

@@ -19,7 +19,7 @@ import pytest
 from capi_writeback_local.apigw import FunctionPool, LambdaContext
 from capi_writeback_local.cfn_template import load_template, resources_of_type
 from capi_writeback_local.meta_emulator import MetaEmulator
-from capi_writeback_local.stack import create_tables, seed_demo
+from capi_writeback_local.stack import create_tables, seed_demo, table_env
 from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,14 +117,92 @@ def world() -> Iterator[tuple[MetaEmulator, Any, FunctionPool]]:
             os.environ.update(saved)
 
 
+class CallLog:
+    """Every AWS API call made while a function runs: function -> {(action, resource)}."""
+
+    def __init__(self, tables: dict[str, str]) -> None:
+        from capi_writeback_local.stack import table_env_vars
+
+        env_to_logical = table_env_vars(TEMPLATE)
+        self.logical_of = {name: env_to_logical[env] for env, name in tables.items()}
+        self.current: str | None = None
+        self.calls: dict[str, set[tuple[str, str]]] = {}
+
+    def record(self, client: Any, operation: str, params: dict[str, Any]) -> None:
+        if self.current is None:
+            return
+        service = client.meta.service_model.endpoint_prefix
+        tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems") or {})
+        for item in params.get("TransactItems") or []:
+            tables.extend(v["TableName"] for v in item.values())
+        resources = [self.logical_of[t] + (f"/index/{params['IndexName']}" if "IndexName" in params else "")
+                     for t in tables]
+        if service == "secretsmanager":
+            resources = ["secret:" + str(params["SecretId"]).rsplit("/", 1)[0] + "/*"]
+        for resource in resources or ["*"]:
+            self.calls.setdefault(self.current, set()).add((f"{service}:{operation}", resource))
+
+
+@pytest.fixture(scope="module")
+def call_log(world: tuple[MetaEmulator, Any, FunctionPool]) -> Iterator[CallLog]:
+    import botocore.client
+
+    log = CallLog({k: os.environ[k] for k in table_env()})
+    real = botocore.client.BaseClient._make_api_call
+
+    def recording(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        log.record(client, operation, params)
+        return real(client, operation, params)
+
+    botocore.client.BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    try:
+        yield log
+    finally:
+        botocore.client.BaseClient._make_api_call = real  # type: ignore[method-assign]
+
+
+_LOG: list[CallLog] = []
+
+
+def _cold_start() -> None:
+    """Each function runs in its own process on Lambda: forget cached clients, secrets and services
+    (a Meta client that retries twice without sleeping keeps the fault test fast)."""
+    from aws_lambda_powertools.utilities import parameters
+    from capi_writeback.flow import Services, set_default_services
+    from capi_writeback.meta.client import MetaClient
+    from capi_writeback.meta.config import MetaClientConfig
+    from capi_writeback.meta.credentials import SecretsManagerCredentials
+    from capi_writeback.store import dynamodb as store
+
+    parameters.clear_caches()
+    store.reset_client()
+    credentials = SecretsManagerCredentials()
+
+    def meta_factory(api_version: str | None) -> MetaClient:
+        return MetaClient(MetaClientConfig.from_env(max_attempts=2, max_total_seconds=5.0), credentials,
+                          sleep=lambda _s: None)
+
+    set_default_services(Services(meta_factory=meta_factory))
+
+
 def _invoke(pool: FunctionPool, name: str, event: dict[str, Any]) -> tuple[int, Any]:
-    result = pool.invoke(name, event, LambdaContext(name, "us-east-1", "123456789012"))
+    _cold_start()
+    log = _LOG[0] if _LOG else None
+    if log is not None:
+        log.current = name
+    try:
+        result = pool.invoke(name, event, LambdaContext(name, "us-east-1", "123456789012"))
+    finally:
+        if log is not None:
+            log.current = None
     body = result["body"]
     return result["statusCode"], json.loads(body) if body and body.lstrip().startswith(("{", "[")) else body
 
 
-def test_the_sample_events_run_the_whole_flow(world: tuple[MetaEmulator, Any, FunctionPool]) -> None:
+def test_the_sample_events_run_the_whole_flow(world: tuple[MetaEmulator, Any, FunctionPool],
+                                              call_log: CallLog) -> None:
     meta, _seed, pool = world
+    _LOG[:] = [call_log]
     # The sample rows carry fixed dates; move them into the last day so they are sendable now.
     conversions = _event("conversions")
     body = json.loads(conversions["body"])
@@ -141,6 +219,12 @@ def test_the_sample_events_run_the_whole_flow(world: tuple[MetaEmulator, Any, Fu
     status, dry_run = _invoke(pool, "dry_run", _event("dry_run"))
     assert status == 200, dry_run
     assert dry_run["events_received"] == preview["event_count"]
+    # Meta down for the first confirm: it fails (and is released for retry); the retry with the
+    # same key resumes and succeeds.
+    meta.inject("http_503", count=50)
+    status, failed = _invoke(pool, "confirm", _event("confirm"))
+    meta.clear_faults()
+    assert status == 504 and failed["error"]["type"] == "META_UNAVAILABLE", failed
     status, confirm = _invoke(pool, "confirm", _event("confirm"))
     assert status == 200, confirm
     assert confirm["status"] == "succeeded"
@@ -148,7 +232,7 @@ def test_the_sample_events_run_the_whole_flow(world: tuple[MetaEmulator, Any, Fu
 
     status, audit = _invoke(pool, "audit", _event("audit"))
     assert status == 200, audit
-    assert [row["operation"] for row in audit["items"]][:3] == ["confirm", "dry_run", "preview"]
+    assert [row["operation"] for row in audit["items"]][:4] == ["confirm", "confirm", "dry_run", "preview"]
     status, reset = _invoke(pool, "breaker_reset", _event("breaker_reset"))
     assert status == 200, reset
     status, docs = _invoke(pool, "docs", _event("docs"))
@@ -163,3 +247,19 @@ def test_authorizer_event_with_a_real_token(world: tuple[MetaEmulator, Any, Func
     assert result["context"]["workspace_id"] == seed.workspace_id
     with pytest.raises(Exception, match="Unauthorized"):
         pool.invoke("authorizer", _event("authorizer"), LambdaContext("authorizer", "us-east-1", "1"))
+
+
+def test_every_aws_call_made_by_a_function_is_granted_by_its_template_policy(
+        world: tuple[MetaEmulator, Any, FunctionPool], call_log: CallLog) -> None:
+    """Least privilege must still be enough: replaying the flow above, each call is allowed."""
+    from .iam import grants, statements
+
+    assert call_log.calls, "run after test_the_sample_events_run_the_whole_flow"
+    functions = resources_of_type(TEMPLATE, "AWS::Serverless::Function")
+    logical_of = {folder: lid for lid, folder in FOLDER_OF.items()}
+    for name, calls in call_log.calls.items():
+        allowed = grants(statements(functions[logical_of[name]]["Properties"].get("Policies")))
+        for action, resource in sorted(calls):
+            assert action in allowed.get(resource, set()), f"{name} calls {action} on {resource}"
+    assert {"preview", "dry_run", "confirm", "conversions", "audit", "breaker_reset"} <= set(call_log.calls)
+

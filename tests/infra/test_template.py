@@ -15,6 +15,8 @@ from capi_writeback.meta.config import MetaClientConfig
 from capi_writeback.rails.idempotency import ConfirmLedger
 from capi_writeback_local.cfn_template import load_template, resources_of_type
 
+from .iam import as_list, grants, resource_name, statements
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
@@ -41,8 +43,7 @@ ROUTES = {
 }
 SECRETS = "secret:capi-writeback/connections/*"
 DIRECTORY = {"WorkspacesTable": {"dynamodb:GetItem"}, "ProfilesTable": {"dynamodb:GetItem"}}
-SEND_READS = {**DIRECTORY, "ConversionsTable": {"dynamodb:Query"},
-              "ConversionsTable/index/by_occurred_at": {"dynamodb:Query"},
+SEND_READS = {**DIRECTORY, "ConversionsTable/index/by_occurred_at": {"dynamodb:Query"},
               "AuditTable": {"dynamodb:PutItem"}}
 # Function -> {resource -> actions}: exactly what each role may do (least privilege).
 EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
@@ -69,54 +70,6 @@ AUDIT_WRITES_FORBIDDEN = {
 }
 
 
-def _resource_name(resource: Any) -> str:
-    """A short name for a policy Resource: a table logical id, an index path, or the secret path."""
-    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
-        logical_id, attribute = resource["Fn::GetAtt"]
-        assert attribute == "Arn"
-        return str(logical_id)
-    if isinstance(resource, dict) and "Ref" in resource:
-        return str(resource["Ref"])
-    if isinstance(resource, dict) and "Fn::Sub" in resource:
-        text = resource["Fn::Sub"]
-        assert isinstance(text, str)
-        found = re.fullmatch(r"\$\{(\w+)\.Arn\}(/.*)", text)
-        if found:
-            return found.group(1) + found.group(2)
-        found = re.fullmatch(r"arn:\$\{AWS::Partition\}:secretsmanager:\$\{AWS::Region\}:"
-                             r"\$\{AWS::AccountId\}:(secret:.*)", text)
-        assert found, f"unexpected resource {text!r}"
-        return found.group(1)
-    assert resource != "*", "no statement may grant on every resource"
-    return str(resource)
-
-
-def _statements(policies: Any) -> list[dict[str, Any]]:
-    """The inline statements of a function's Policies. Only inline statements are allowed, so this
-    sees everything the role is granted (SAM adds only AWSLambdaBasicExecutionRole for logs)."""
-    statements: list[dict[str, Any]] = []
-    for policy in policies or []:
-        assert isinstance(policy, dict) and set(policy) == {"Statement"}, \
-            f"only inline policy statements, not SAM policy templates or managed ARNs: {policy!r}"
-        statements.extend(policy["Statement"])
-    return statements
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _grants(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
-    grants: dict[str, set[str]] = {}
-    for statement in statements:
-        assert statement["Effect"] == "Allow"
-        actions, resources = _as_list(statement["Action"]), _as_list(statement["Resource"])
-        assert not any("*" in a for a in actions), f"wildcard action in {statement!r}"
-        for resource in resources:
-            grants.setdefault(_resource_name(resource), set()).update(actions)
-    return grants
-
-
 def _all_iam_statements() -> list[tuple[str, dict[str, Any]]]:
     """Every IAM statement anywhere in the template: function Policies, state machine Policies,
     and explicit AWS::IAM::Role / Policy resources."""
@@ -124,7 +77,7 @@ def _all_iam_statements() -> list[tuple[str, dict[str, Any]]]:
     for logical_id, resource in RESOURCES.items():
         properties = resource.get("Properties") or {}
         if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
-            found.extend((logical_id, s) for s in _statements(properties.get("Policies")))
+            found.extend((logical_id, s) for s in statements(properties.get("Policies")))
         elif resource["Type"] == "AWS::IAM::Role":
             for policy in properties.get("Policies") or []:
                 found.extend((logical_id, s) for s in policy["PolicyDocument"]["Statement"])
@@ -196,14 +149,14 @@ def test_tables_reach_code_through_environment_variables() -> None:
 
 @pytest.mark.parametrize("logical_id", sorted(EXPECTED_GRANTS))
 def test_each_function_is_granted_exactly_what_it_uses(logical_id: str) -> None:
-    statements = _statements(FUNCTIONS[logical_id]["Properties"].get("Policies"))
-    assert _grants(statements) == EXPECTED_GRANTS[logical_id]
+    policies = FUNCTIONS[logical_id]["Properties"].get("Policies")
+    assert grants(statements(policies)) == EXPECTED_GRANTS[logical_id]
 
 
 def test_no_role_can_write_the_audit_table_except_by_put() -> None:
     audited = 0
     for owner, statement in _all_iam_statements():
-        actions, resources = _as_list(statement["Action"]), _as_list(statement["Resource"])
+        actions, resources = as_list(statement["Action"]), as_list(statement["Resource"])
         text = json.dumps(resources)
         if "AuditTable" in text or '"*"' in text:
             assert not set(actions) & AUDIT_WRITES_FORBIDDEN, (owner, statement)
@@ -219,7 +172,7 @@ def test_only_dry_run_and_confirm_read_meta_tokens() -> None:
     for _owner, statement in _all_iam_statements():
         if "secretsmanager" in json.dumps(statement["Action"]):
             assert statement["Action"] == ["secretsmanager:GetSecretValue"]
-            assert _resource_name(statement["Resource"]) == "secret:capi-writeback/connections/*"
+            assert resource_name(statement["Resource"]) == "secret:capi-writeback/connections/*"
 
 
 def test_table_settings() -> None:

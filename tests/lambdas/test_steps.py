@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.lambdas.conftest import PIXEL_ID, Env, conversion_rows
 
 
@@ -60,3 +62,43 @@ def test_dry_run_sends_with_test_code_then_confirm_and_replay(env: Env) -> None:
         {k: v for k, v in body.items() if k not in per_request}
     assert len(env.emulator.ledger()) == requests_before
     assert len(env.emulator.received_events(PIXEL_ID)) == 7
+
+
+def _metrics(text: str) -> dict[str, float]:
+    """Sum of every EMF metric value printed (one JSON object per line with an `_aws` key)."""
+    import json
+
+    totals: dict[str, float] = {}
+    for line in text.splitlines():
+        if '"_aws"' not in line:
+            continue
+        record = json.loads(line)
+        for directive in record["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = record[metric["Name"]]
+                values = value if isinstance(value, list) else [value]
+                totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(values)
+    return totals
+
+
+def test_metrics_events_sent_replays_failures_breaker(env: Env, capfd: pytest.CaptureFixture[str]) -> None:
+    tenant = env.tenant()
+    rows = conversion_rows(4)
+    tenant.call("confirm", {"rows": rows, "idempotency_key": "m1"})
+    tenant.call("confirm", {"rows": rows, "idempotency_key": "m1"})
+    env.emulator.inject("http_503")
+    for i in range(3):
+        tenant.call("confirm", {"rows": conversion_rows(1, start=i), "idempotency_key": f"m-fail-{i}"})
+    totals = _metrics(capfd.readouterr().out)
+    assert totals == {"EventsSent": 4, "Replays": 1, "ConfirmsFailed": 3, "BreakerOpened": 1}
+
+
+def test_confirm_with_nothing_to_send_succeeds_without_meta(env: Env) -> None:
+    tenant = env.tenant()
+    stale = [{"conversion_id": "old", "outcome_type": "payment_received", "occurred_at": 1_000_000,
+              "email": "a@b.co", "value": 1, "currency": "USD"}]
+    response = tenant.call("confirm", {"rows": stale, "idempotency_key": "empty"})
+    assert response.status == 200, response.body
+    assert response.body["status"] == "succeeded" and response.body["event_count"] == 0
+    assert response.body["batches"] == [] and response.body["skipped"][0]["reason"]
+    assert env.emulator.ledger() == []

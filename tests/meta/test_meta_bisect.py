@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from capi_writeback.meta import MetaClient, MetaClientConfig, MetaCredentials, StaticCredentials
 from capi_writeback_local.meta_emulator import MetaEmulator
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from .conftest import PIXEL, SECRET_ID, TOKEN, ClientFactory, make_events
@@ -97,6 +97,9 @@ def test_bisection_property_random_bad_sets() -> None:
         @given(st.integers(min_value=1, max_value=300).flatmap(
             lambda n: st.tuples(st.just(n), st.sets(st.integers(0, n - 1), max_size=min(n, 6)))
         ))
+        @example((1, {0}))
+        @example((2, {0, 1}))
+        @example((2, {1}))
         def check(case: tuple[int, set[int]]) -> None:
             size, bad = case
             meta.reset()

@@ -64,7 +64,7 @@ def test_validation_error_is_not_retried(
     [result] = make_client().send(PIXEL, SECRET_ID, make_events(1, bad={0}))
     assert isinstance(result.error, MetaRejectedError)
     assert (result.error.code, result.error.subcode) == (100, 2804016)
-    assert result.rejected == [] and result.status == "failed"
+    assert [r.position for r in result.rejected] == [0] and result.status == "failed"
     assert len(emulator.ledger()) == 1 and sleeps.calls == []
 
 

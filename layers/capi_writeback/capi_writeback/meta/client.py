@@ -241,7 +241,7 @@ class MetaClient:
         try:
             body = self._post(run, bodies.take(position), result)
         except MetaRejectedError as error:
-            if self._bisectable(error) and len(batch) > 1:
+            if self._bisectable(error):
                 self._bisect(run, batch, error, result)
             else:
                 result.error = error

@@ -119,3 +119,28 @@ def test_broken_proxy_events_get_a_typed_answer(env: Env, event: dict[str, objec
 
     result = load_handler("preview")(event, LambdaContext(aws_request_id="x"))
     assert isinstance(result, dict) and "error" in json.loads(result["body"])
+
+
+def test_unexpected_failure_is_internal_without_a_trace(env: Env) -> None:
+    from capi_writeback.flow import Services, default_services, set_default_services
+
+    class BrokenDirectory:
+        def get_profile(self, profile_id: str) -> None:
+            raise RuntimeError("database on fire: secret detail")
+
+    tenant = env.tenant()
+    working = default_services()
+    set_default_services(Services(clock=working.clock, directory=BrokenDirectory(),
+                                  meta_factory=working.meta_factory))
+    response = tenant.call("preview", {"rows": conversion_rows(1)})
+    assert (response.status, response.error_type) == (500, "INTERNAL")
+    assert response.body["error"]["request_id"].startswith("req-")
+    text = json.dumps(response.body)
+    assert "Traceback" not in text and "on fire" not in text and "RuntimeError" not in text
+    with pytest.raises(Exception) as caught:
+        from tests.lambdas.conftest import LambdaContext, load_handler
+
+        load_handler("confirm")({"profile_id": tenant.profile_id, "actor": tenant.user_id,
+                                 "selection": {"rows": conversion_rows(1)}, "idempotency_key": "x"},
+                                LambdaContext(aws_request_id="d"))
+    assert type(caught.value).__name__ == "INTERNAL" and "on fire" not in str(caught.value)

@@ -67,7 +67,7 @@ def _start_emulator() -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "capi_writeback_local.cli", "meta-emulator", "--token", TOKEN,
-         "--pixel-id", PIXEL, "--latency-ms", str(LATENCY_MS), "--no-ledger-events"],
+         "--pixel-id", PIXEL, "--latency-ms", str(LATENCY_MS), "--no-ledger-events", "--workers", "2"],
         stdout=subprocess.PIPE, text=True, env=env,
     )
     assert proc.stdout is not None

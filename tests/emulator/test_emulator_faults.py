@@ -167,3 +167,18 @@ def test_cli_prints_url_first_and_stops_on_sigterm() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_worker_processes_judge_the_same_way() -> None:
+    from .conftest import NOW, TOKEN
+
+    with MetaEmulator(tokens=(TOKEN,), pixel_ids=(PIXEL,), now=lambda: float(NOW), workers=1) as meta:
+        client = Client(meta.url)
+        assert_accepted(client.send_json([event(event_id="w1"), event(event_id="w2")]), 2)
+        assert_envelope(client.send_json([event(user_data={"em": "raw@x.com"})]), 100, 2804016)
+        assert_accepted(client.send_json([event(event_id="t")], test_event_code="T"))
+        assert [e["event_id"] for e in meta.received_events(PIXEL)] == ["w1", "w2"]
+        assert [e["event_id"] for e in meta.received_events(PIXEL, test=True)] == ["t"]
+        ledger = meta.ledger()
+        assert [e["event_count"] for e in ledger] == [2, 1, 1]
+        assert ledger[0]["events"][1]["event_id"] == "w2" and ledger[0]["token_source"] == "body"

@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-ledger-events", action="store_true",
                         help="do not keep request events in the ledger (long runs)")
     parser.add_argument("--seed", type=int, help="seed for fraction faults")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="judge requests in N worker processes (uses more cores; default 0: in-process)")
 
 
 def build(args: argparse.Namespace) -> MetaEmulator:
@@ -58,6 +60,7 @@ def build(args: argparse.Namespace) -> MetaEmulator:
         faults=faults,
         seed=args.seed,
         keep_events=not args.no_ledger_events,
+        workers=args.workers,
     )
 
 

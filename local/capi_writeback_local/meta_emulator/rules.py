@@ -8,6 +8,8 @@ envelope; a request is accepted or refused as a whole (rule 8).
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import ipaddress
 import json
 import re
@@ -438,3 +440,90 @@ def _is_integer(value: Any) -> bool:
     if isinstance(value, bool):
         return False
     return isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+
+
+# -- one whole request (rules 1-10), as a pure function ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One events-edge request as received (picklable, so worker processes can judge it)."""
+
+    method: str
+    path: str
+    query: str
+    content_type: str
+    authorization: str | None
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the emulator knows when it judges a request."""
+
+    tokens: frozenset[str]
+    pixel_ids: frozenset[str]
+    app_secret: str | None
+    strictness: Strictness
+
+
+@dataclass
+class Verdict:
+    """The answer to one request and what the ledger records about it."""
+
+    status: int
+    body: bytes
+    api_version: str | None = None
+    pixel_id: str | None = None
+    token_source: str | None = None
+    test_event_code: str | None = None
+    event_count: int | None = None
+    events: list[dict[str, Any]] | None = None
+
+
+def evaluate(request: Inbound, policy: Policy, now: float, keep_events: bool = True) -> Verdict:
+    """Rules 1-10 for one request: Meta's answer, and the parsed events when `keep_events`."""
+    verdict = Verdict(0, b"")
+    strict = policy.strictness
+    trace = new_fbtrace_id()
+    try:
+        verdict.api_version, verdict.pixel_id = parse_route(request.method, request.path, strict)
+        body, query = parse_params(request.query, request.content_type, request.raw)
+        token, verdict.token_source = find_token(body, query, request.authorization)
+        check_token(token, policy.tokens)
+        assert token is not None
+        expected = (
+            hmac.new(policy.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+            if policy.app_secret
+            else None
+        )
+        check_proof(body.get("appsecret_proof", query.get("appsecret_proof")), expected, strict)
+        if verdict.pixel_id not in policy.pixel_ids:
+            raise Refusal(
+                100,
+                f"Unsupported post request. Object with ID '{verdict.pixel_id}' does not exist, cannot be "
+                "loaded due to missing permissions, or does not support this operation.",
+                type="GraphMethodException",
+                subcode=33,
+            )
+        code = body.get("test_event_code") or query.get("test_event_code") or None
+        verdict.test_event_code = str(code) if code is not None else None
+        events = parse_data(body)
+        verdict.event_count = len(events)
+        if keep_events:
+            verdict.events = events
+        messages: list[str] = []
+        for event in events:
+            messages.extend(check_event(event, now, strict))
+    except Refusal as refusal:
+        verdict.status, verdict.body = refusal.status, json.dumps(refusal.envelope(trace)).encode()
+        return verdict
+    answer = {"events_received": len(events), "messages": messages, "fbtrace_id": trace}
+    verdict.status, verdict.body = 200, json.dumps(answer).encode()
+    return verdict
+
+
+def decode_events(request: Inbound) -> list[dict[str, Any]]:
+    """The events of a request already judged acceptable (for lazy storage after worker judging)."""
+    body, _query = parse_params(request.query, request.content_type, request.raw)
+    return parse_data(body)

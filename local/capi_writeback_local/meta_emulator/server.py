@@ -12,12 +12,13 @@ server whose answers take that long.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,6 +28,10 @@ from .faults import Fault, FaultPlan, error_body
 from .rules import Refusal, Strictness
 
 DEDUP_WINDOW_SECONDS = 48 * 3600
+
+
+def _warm_up(_: int) -> None:
+    """Runs once in each worker process so it is started and has imported the rules."""
 
 
 class MetaEmulator:
@@ -46,6 +51,7 @@ class MetaEmulator:
         seed: int | None = None,
         hang_seconds: float = 30.0,
         keep_events: bool = True,
+        workers: int = 0,
     ) -> None:
         self.host = host
         self.port = port
@@ -54,6 +60,8 @@ class MetaEmulator:
         self.strictness = strictness or Strictness()
         self.hang_seconds = hang_seconds
         self.keep_events = keep_events
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
         self._tokens = set(tokens)
         self._pixels = set(pixel_ids)
         self._faults = FaultPlan(list(faults), seed=seed)
@@ -69,6 +77,9 @@ class MetaEmulator:
         if self._server is not None:
             return self
         self._stopping.clear()
+        if self.workers > 0:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            list(self._pool.map(_warm_up, range(self.workers)))  # start them now, not on request one
         server = _Server((self.host, self.port), _Handler)
         server.emulator = self
         self._server = server
@@ -88,6 +99,9 @@ class MetaEmulator:
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def __enter__(self) -> MetaEmulator:
         return self.start()
@@ -139,8 +153,7 @@ class MetaEmulator:
 
     def _clear_state(self) -> None:
         self._ledger: list[dict[str, Any]] = []
-        self._live: list[tuple[str, dict[str, Any]]] = []
-        self._test: list[tuple[str, str, dict[str, Any]]] = []
+        self._accepted: list[_Accepted] = []
         self._in_flight = 0
         self._max_in_flight = 0
 
@@ -153,7 +166,11 @@ class MetaEmulator:
     def ledger(self) -> list[dict[str, Any]]:
         """Every events-edge request: path, token_in_url, test code, events, response status, fault."""
         with self._lock:
-            return [dict(entry) for entry in self._ledger]
+            entries = [dict(entry) for entry in self._ledger]
+        for entry in entries:
+            if isinstance(entry.get("events"), _Lazy):
+                entry["events"] = entry["events"].events()
+        return entries
 
     def received_events(
         self, pixel_id: str | None = None, test: bool = False, *, dedup: bool = False
@@ -164,9 +181,13 @@ class MetaEmulator:
         (event_name, event_id) for the same pixel within 48 hours is left out.
         """
         with self._lock:
-            rows = [(pixel, event) for pixel, _code, event in self._test] if test else list(self._live)
-        if pixel_id is not None:
-            rows = [(pixel, event) for pixel, event in rows if pixel == pixel_id]
+            batches = [b for b in self._accepted if bool(b.test_event_code) == test]
+        rows = [
+            (batch.pixel_id, event)
+            for batch in batches
+            if pixel_id is None or batch.pixel_id == pixel_id
+            for event in batch.all_events()
+        ]
         if not dedup:
             return [event for _pixel, event in rows]
         seen: dict[tuple[str, Any, Any], int] = {}
@@ -185,7 +206,7 @@ class MetaEmulator:
 
     def test_event_codes(self) -> list[str]:
         with self._lock:
-            return sorted({code for _pixel, code, _event in self._test})
+            return sorted({str(b.test_event_code) for b in self._accepted if b.test_event_code})
 
     def stats(self) -> dict[str, int]:
         """Requests seen and the most requests ever in flight at once (for concurrency tests)."""
@@ -228,7 +249,7 @@ class MetaEmulator:
                 answer = error_body(decision.kind)
             else:
                 try:
-                    answer = self._validate_and_store(handler, method, split.query, raw, entry)
+                    answer = self._judge_and_store(handler, method, split.query, raw, entry)
                 except Exception as exc:  # a bug here must still answer, like Graph's code 1
                     internal = Refusal(1, f"emulator internal error: {type(exc).__name__}", status=500)
                     answer = 500, json.dumps(internal.envelope()).encode(), "application/json"
@@ -243,55 +264,37 @@ class MetaEmulator:
             with self._lock:
                 self._in_flight -= 1
 
-    def _validate_and_store(
+    def _policy(self) -> rules.Policy:
+        with self._lock:
+            tokens, pixels = frozenset(self._tokens), frozenset(self._pixels)
+        return rules.Policy(tokens, pixels, self.app_secret, self.strictness)
+
+    def _judge_and_store(
         self, handler: _Handler, method: str, query: str, raw: bytes, entry: dict[str, Any]
     ) -> tuple[int, bytes, str]:
-        trace = rules.new_fbtrace_id()
-        strict = self.strictness
-        try:
-            version, pixel_id = rules.parse_route(method, urlsplit(handler.path).path, strict)
-            entry["api_version"], entry["pixel_id"] = version, pixel_id
-            body, query_params = rules.parse_params(query, handler.headers.get("Content-Type", ""), raw)
-            token, source = rules.find_token(body, query_params, handler.headers.get("Authorization"))
-            entry["token_source"] = source
+        inbound = rules.Inbound(
+            method, urlsplit(handler.path).path, query, handler.headers.get("Content-Type", ""),
+            handler.headers.get("Authorization"), raw,
+        )
+        now = self.now()
+        if self._pool is not None:  # judged in a worker process; events decoded only when asked for
+            verdict = self._pool.submit(rules.evaluate, inbound, self._policy(), now, False).result()
+        else:
+            verdict = rules.evaluate(inbound, self._policy(), now)
+        entry.update(
+            api_version=verdict.api_version,
+            pixel_id=verdict.pixel_id,
+            token_source=verdict.token_source,
+            test_event_code=verdict.test_event_code,
+            event_count=verdict.event_count,
+        )
+        if self.keep_events and verdict.event_count is not None:
+            entry["events"] = verdict.events if verdict.events is not None else _Lazy(inbound)
+        if verdict.status == 200:
+            stored = _Accepted(str(verdict.pixel_id), verdict.test_event_code, verdict.events, inbound)
             with self._lock:
-                tokens, pixels = set(self._tokens), set(self._pixels)
-            rules.check_token(token, tokens)
-            assert token is not None
-            expected = (
-                hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
-                if self.app_secret
-                else None
-            )
-            proof = body.get("appsecret_proof", query_params.get("appsecret_proof"))
-            rules.check_proof(proof, expected, strict)
-            if pixel_id not in pixels:
-                raise Refusal(
-                    100,
-                    f"Unsupported post request. Object with ID '{pixel_id}' does not exist, cannot be loaded "
-                    "due to missing permissions, or does not support this operation.",
-                    type="GraphMethodException",
-                    subcode=33,
-                )
-            test_code = body.get("test_event_code") or query_params.get("test_event_code") or None
-            entry["test_event_code"] = test_code
-            events = rules.parse_data(body)
-            entry["event_count"] = len(events)
-            if self.keep_events:
-                entry["events"] = events
-            now = self.now()
-            messages: list[str] = []
-            for event in events:
-                messages.extend(rules.check_event(event, now, strict))
-        except Refusal as refusal:
-            return refusal.status, json.dumps(refusal.envelope(trace)).encode(), "application/json"
-        with self._lock:
-            if test_code:
-                self._test.extend((pixel_id, str(test_code), event) for event in events)
-            else:
-                self._live.extend((pixel_id, event) for event in events)
-        answer = {"events_received": len(events), "messages": messages, "fbtrace_id": trace}
-        return 200, json.dumps(answer).encode(), "application/json"
+                self._accepted.append(stored)
+        return verdict.status, verdict.body, "application/json"
 
     def _control(self, method: str, path: str, query: str, raw: bytes) -> tuple[int, Any]:
         """The `/_emulator/` endpoints: faults, ledger, events, stats, tokens, reset."""
@@ -331,6 +334,31 @@ class MetaEmulator:
         except (TypeError, ValueError, AttributeError) as exc:
             return 400, {"error": str(exc)}
         return 404, {"error": f"no control endpoint {method} /_emulator/{name}"}
+
+
+class _Lazy:
+    """Events of a request judged in a worker process, decoded from the raw body when read."""
+
+    def __init__(self, inbound: rules.Inbound) -> None:
+        self.inbound = inbound
+
+    def events(self) -> list[dict[str, Any]]:
+        return rules.decode_events(self.inbound)
+
+
+@dataclass
+class _Accepted:
+    """One accepted request's events (parsed, or raw until first read)."""
+
+    pixel_id: str
+    test_event_code: str | None
+    events: list[dict[str, Any]] | None
+    inbound: rules.Inbound
+
+    def all_events(self) -> list[dict[str, Any]]:
+        if self.events is None:
+            self.events = rules.decode_events(self.inbound)
+        return self.events
 
 
 class _Server(ThreadingHTTPServer):

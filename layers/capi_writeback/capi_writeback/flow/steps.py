@@ -31,7 +31,7 @@ from capi_writeback.flow import sending
 from capi_writeback.flow.services import Services, default_services
 from capi_writeback.flow.trail import Call, Note, audited
 
-BATCH_SIZE = 1000
+DEFAULT_BATCH_SIZE = 1000  # Meta's limit; the client's config.batch_size decides the split
 SAMPLE_EVENTS = 3
 
 
@@ -149,7 +149,9 @@ def confirm(call: Call, request: ConfirmRequest, services: Services | None = Non
             raise IdempotencyKeyRequired()
         built = sel.build(services, access, request, note)
         services.breaker.check(access.profile_id)
-        batch_count = math.ceil(built.event_count / BATCH_SIZE)
+        client = services.meta(access.connection.get("api_version"))
+        size = int(getattr(getattr(client, "config", None), "batch_size", DEFAULT_BATCH_SIZE))
+        batch_count = math.ceil(built.event_count / size)
         claim = services.ledger.claim(access.profile_id, key, built.payload_hash, batch_count)
         if claim.kind == "replay":
             stored = dict(claim.result)
@@ -160,15 +162,15 @@ def confirm(call: Call, request: ConfirmRequest, services: Services | None = Non
                                                        "payload_hash": built.payload_hash})
             return {**stored, "request_id": call.request_id, "replayed": True,
                     "original_request_id": stored.get("request_id")}
-        return _send_confirm(services, call, access, built, claim, note, key)
+        return _send_confirm(services, call, access, built, claim, note, key, client, batch_count)
 
     return audited(services, call, "confirm", body)
 
 
 def _send_confirm(services: Services, call: Call, access: Access, built: sel.Built, claim: Any,
-                  note: Note, key: str) -> dict[str, Any]:
+                  note: Note, key: str, client: Any, batch_count: int) -> dict[str, Any]:
     done: dict[int, dict[str, Any]] = {int(i): dict(s) for i, s in (claim.done_batches or {}).items()}
-    pending = [i for i in range(math.ceil(built.event_count / BATCH_SIZE)) if i not in done]
+    pending = [i for i in range(batch_count) if i not in done]
     sent: dict[int, dict[str, Any]] = {}
     note.failed_status = "failed"
 
@@ -181,7 +183,6 @@ def _send_confirm(services: Services, call: Call, access: Access, built: sel.Bui
 
     try:
         if pending:
-            client = services.meta(access.connection.get("api_version"))
             results = client.send(str(access.connection["pixel_id"]), str(access.connection["secret_id"]),
                                   built.payload, only_batches=pending, on_batch=on_batch)
             for r in results:
@@ -198,8 +199,8 @@ def _send_confirm(services: Services, call: Call, access: Access, built: sel.Bui
             raise
         raise sending.api_error_for(exc, {"operation": "confirm", "status": "failed",
                                           "idempotency_key": key}) from None
-    batches = [done.get(i) or sent.get(i) or _missing(i, built.event_count)
-               for i in range(math.ceil(built.event_count / BATCH_SIZE))]
+    batches = [done.get(i) or sent.get(i) or _missing(i, built.event_count, batch_count)
+               for i in range(batch_count)]
     status = sending.overall_status(batches) if batches else "succeeded"
     newly_received = sum(s["events_received"] for s in sent.values())
     obs.count(obs.EVENTS_SENT, newly_received)
@@ -236,8 +237,9 @@ def _send_confirm(services: Services, call: Call, access: Access, built: sel.Bui
     return result
 
 
-def _missing(index: int, event_count: int) -> dict[str, Any]:
+def _missing(index: int, event_count: int, batch_count: int) -> dict[str, Any]:
     """A batch the client reported nothing for (should not happen): treated as failed, retryable."""
-    size = min(BATCH_SIZE, event_count - index * BATCH_SIZE)
+    per_batch = math.ceil(event_count / batch_count)
+    size = min(per_batch, event_count - index * per_batch)
     return {"index": index, "event_count": size, "events_received": 0, "fbtrace_id": None,
             "fbtrace_ids": [], "status": "failed", "error": {"message": "no result", "transient": True}}

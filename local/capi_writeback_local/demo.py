@@ -122,7 +122,7 @@ def _short(value: Any, width: int = 18) -> str:
 
 
 class Demo:
-    """The story; `run()` returns the process exit code."""
+    """The story, one method per step; a step that gets an unexpected answer raises DemoFailed."""
 
     def __init__(self, api: LocalApi, printer: Printer) -> None:
         self.api = api
@@ -130,6 +130,8 @@ class Demo:
         self.client = ApiClient(api.url, api.seed.api_token)
         self.profile = f"/v1/profiles/{api.seed.profile_id}"
         self.preview_id: str | None = None
+        self.event_count = 0
+        self.readonly_token = ""
         self.key = "demo-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
 
     # 1 ----------------------------------------------------------------------------------------
@@ -140,7 +142,7 @@ class Demo:
         self.p.table(("what", "value"), [
             ("workspace", f"{seed.workspace_id} (write-back enabled)"),
             ("owner", seed.user_id),
-            ("API token", f"{seed.api_token[:8]}… scopes mcp:read mcp:write (stored only as SHA-256)"),
+            ("API token", f"{seed.api_token[:6]}… scopes mcp:read mcp:write (stored only as SHA-256)"),
             ("profile", f"{seed.profile_id} (country US, currency USD)"),
             ("Meta connection", f"pixel {seed.pixel_id}, active, token in Secrets Manager {seed.secret_id}"),
             ("API", f"{self.api.url}/v1 (docs at /v1/docs)"),

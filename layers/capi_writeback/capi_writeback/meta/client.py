@@ -8,9 +8,10 @@
   and the exception propagates (batches already in flight finish first).
 - Transient failures are retried per `RetryPolicy`; a 190 makes the client refetch the secret once and
   retry with the new token if it changed.
-- A whole-batch code-100 rejection is bisected: every valid event is still sent exactly once and each
-  bad event is reported with Meta's message, at about log2(batch) (at most 2·log2) extra calls per bad
-  event.
+- A whole-batch code-100 rejection is bisected (isolation.py): every valid event is still sent exactly
+  once and each bad event is reported with Meta's message.
+- A timed-out request is retried like any transient failure; Meta may have taken the first attempt,
+  which is why every event carries a stable event_id (Meta deduplicates on event_name + event_id).
 """
 
 from __future__ import annotations
@@ -23,15 +24,15 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import urllib3
 
 from .config import MetaClientConfig
 from .credentials import CredentialSource, MetaCredentials, SecretsManagerCredentials
+from .encoding import Prefetch, encode_events
 from .errors import (
     AUTH_CODES,
     MetaAuthError,
@@ -40,6 +41,7 @@ from .errors import (
     MetaUnavailableError,
     parse_error_body,
 )
+from .isolation import Abort, isolate
 from .results import BatchResult, RejectedEvent
 
 __all__ = ["BatchResult", "MetaClient", "RejectedEvent"]
@@ -83,59 +85,6 @@ class _Token:
             return self._credentials, self._generation
 
 
-_ENCODE_CHUNK = 50
-
-
-def _json_number(value: Any) -> Any:
-    """Decimals (what DynamoDB gives back for numbers) as JSON numbers; anything else is an error."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"an event holds a {type(value).__name__}, which JSON cannot carry")
-
-
-def encode_events(events: Sequence[dict[str, Any]]) -> bytes:
-    """The JSON of a list of events, as sent in the body's `data` (compact, UTF-8).
-
-    Encoded in chunks: one json.dumps call holds the GIL throughout, and a whole 1,000-event batch
-    would stall the sender threads (which only need the GIL briefly) for milliseconds at a time.
-    """
-    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_number).encode
-    chunks = [encode(list(events[i : i + _ENCODE_CHUNK]))[1:-1] for i in range(0, len(events), _ENCODE_CHUNK)]
-    return ("[" + ",".join(c for c in chunks if c) + "]").encode()
-
-
-class _Prefetch:
-    """Encodes batches on one helper thread, `ahead` batches in front of the senders.
-
-    JSON-encoding a 1,000-event batch costs a few ms of CPU; done here it overlaps the senders' wait
-    for Meta instead of delaying each request. At most about `ahead` + concurrency encoded bodies exist.
-    """
-
-    def __init__(
-        self, encoder: ThreadPoolExecutor, batches: Sequence[Sequence[dict[str, Any]]], ahead: int
-    ) -> None:
-        self._encoder = encoder
-        self._batches = batches
-        self._ahead = ahead
-        self._futures: dict[int, Future[bytes]] = {}
-        self._submitted = 0
-        self._lock = threading.Lock()
-        self._fill(ahead)
-
-    def _fill(self, upto: int) -> None:
-        while self._submitted < min(upto, len(self._batches)):
-            position = self._submitted
-            self._futures[position] = self._encoder.submit(encode_events, self._batches[position])
-            self._submitted += 1
-
-    def take(self, position: int) -> bytes:
-        """The encoded batch at `position`; also queues the encoding of the ones after it."""
-        with self._lock:
-            self._fill(position + self._ahead + 1)
-            future = self._futures.pop(position)
-        return future.result()
-
-
 @dataclass
 class _Send:
     """What every request of one `send` shares."""
@@ -143,12 +92,6 @@ class _Send:
     url: str
     token: _Token
     test_event_code: str | None
-
-
-class _BisectionAborted(Exception):
-    def __init__(self, error: MetaError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class MetaClient:
@@ -212,7 +155,7 @@ class MetaClient:
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="meta-encode") as encoder,
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="meta-send") as pool,
         ):
-            bodies = _Prefetch(encoder, batches, ahead=workers)
+            bodies = Prefetch(encoder, batches, ahead=workers)
             futures = [
                 pool.submit(self._send_batch, run, index, batch, bodies, position)
                 for position, (index, batch) in enumerate(zip(indices, batches, strict=True))
@@ -235,7 +178,7 @@ class MetaClient:
     # -- one batch ------------------------------------------------------------------------------
 
     def _send_batch(
-        self, run: _Send, index: int, batch: Sequence[dict[str, Any]], bodies: _Prefetch, position: int
+        self, run: _Send, index: int, batch: Sequence[dict[str, Any]], bodies: Prefetch, position: int
     ) -> BatchResult:
         result = BatchResult(index=index, event_count=len(batch))
         try:
@@ -283,19 +226,12 @@ class MetaClient:
     def _bisect(
         self, run: _Send, batch: Sequence[dict[str, Any]], error: MetaError, result: BatchResult
     ) -> None:
-        """Find the events that make Meta refuse `batch`; send every other event exactly once.
-
-        Only groups Meta accepted or that are known to fail are ever split, and accepted groups are
-        disjoint, so no event is accepted twice. When the left half of a failing group is accepted,
-        the right half must hold the bad event and is split without being sent.
-        """
+        """Isolate the events that made Meta refuse `batch` (see isolation.py); send the rest once."""
         budget = result.requests + self.config.bisect_max_requests
-        accepted: list[int] = []
-        rejected: list[RejectedEvent] = []
 
         def attempt(offset: int, group: Sequence[dict[str, Any]]) -> MetaError | None:
             if result.requests >= budget:
-                raise _BisectionAborted(
+                raise Abort(
                     MetaRejectedError(
                         "gave up isolating rejected events: too many bisection requests",
                         code=error.code,
@@ -310,61 +246,17 @@ class MetaClient:
             except MetaRejectedError as refused:
                 if self._bisectable(refused):
                     return refused
-                raise _BisectionAborted(refused) from refused
+                raise Abort(refused) from refused
             except MetaError as failed:
-                raise _BisectionAborted(failed) from failed
+                raise Abort(failed) from failed
             self._accept(result, body, len(group))
-            accepted.extend(range(offset, offset + len(group)))
             return None
 
-        def split(offset: int, group: Sequence[dict[str, Any]], why: MetaError) -> None:
-            if len(group) == 1:
-                event_id = group[0].get("event_id") if isinstance(group[0], dict) else None
-                rejected.append(
-                    RejectedEvent(
-                        position=offset,
-                        event_id=event_id if isinstance(event_id, str) else None,
-                        code=why.code,
-                        subcode=why.subcode,
-                        message=why.user_msg or why.message,
-                    )
-                )
-                return
-            middle = len(group) // 2
-            left, right = group[:middle], group[middle:]
-            left_error = attempt(offset, left)
-            if left_error is None:
-                split(offset + middle, right, why)
-                return
-            split(offset, left, left_error)
-            right_error = attempt(offset + middle, right)
-            if right_error is not None:
-                split(offset + middle, right, right_error)
-
-        try:
-            split(0, batch, error)
-        except _BisectionAborted as aborted:
-            if not accepted:
-                result.error = aborted.error  # nothing went through: the batch may be resent whole
-            else:  # some went through: report the rest as not sent rather than risk sending twice
-                done = set(accepted) | {r.position for r in rejected}
-                cause = aborted.error
-                for position in range(len(batch)):
-                    if position not in done:
-                        event_id = batch[position].get("event_id")
-                        rejected.append(
-                            RejectedEvent(
-                                position=position,
-                                event_id=event_id if isinstance(event_id, str) else None,
-                                code=cause.code,
-                                subcode=cause.subcode,
-                                message=f"not sent: isolating rejected events stopped ({cause.message})",
-                            )
-                        )
-        result.rejected = sorted(rejected, key=lambda r: r.position)
-        result.accepted_positions = sorted(accepted)
-        if result.error is None and not accepted:
-            result.error = error
+        isolation = isolate(batch, error, attempt)
+        result.rejected = isolation.rejected
+        result.accepted_positions = isolation.accepted
+        if not isolation.accepted:  # nothing went through: the batch may be resent whole
+            result.error = isolation.aborted or error
 
     # -- one request, with retries --------------------------------------------------------------
 

@@ -256,3 +256,23 @@ def test_cfn_lint_passes() -> None:
 
     matches = lint_file(ROOT / "template.yaml", ManualArgs())
     assert [str(m) for m in matches] == []
+
+
+def test_state_machine_role_only_invokes_its_steps_and_asks_for_approval() -> None:
+    machine = RESOURCES["ConfirmWorkflow"]["Properties"]
+    assert "Role" not in machine  # SAM makes it a role of its own from these statements
+    scoped = [s for s in statements(machine["Policies"]) if s["Resource"] != "*"]
+    everywhere = [s for s in statements(machine["Policies"]) if s["Resource"] == "*"]
+    assert grants(scoped) == {
+        "PreviewFunction": {"lambda:InvokeFunction"}, "DryRunFunction": {"lambda:InvokeFunction"},
+        "ConfirmFunction": {"lambda:InvokeFunction"}, "WeakShareFunction": {"lambda:InvokeFunction"},
+        "ApprovalQueue": {"sqs:SendMessage"},
+    }
+    # Log delivery is the one thing AWS only grants on "*"; nothing else may be.
+    assert all(a.startswith("logs:") for s in everywhere for a in as_list(s["Action"]))
+    assert machine["Logging"]["IncludeExecutionData"] is False
+    assert machine["Type"] == "STANDARD"
+    queue = RESOURCES["ApprovalQueue"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    wait = json.loads((ROOT / machine["DefinitionUri"]).read_text())["States"]["WaitForApproval"]
+    assert queue["MessageRetentionPeriod"] > wait["TimeoutSeconds"]

@@ -117,3 +117,31 @@ def test_bisection_property_random_bad_sets() -> None:
 
         check()
         client.close()
+
+
+def test_isolate_without_http_counts_requests_exactly() -> None:
+    """The algorithm alone, against a fake Meta that refuses any group holding a bad position."""
+    from capi_writeback.meta.errors import MetaError
+    from capi_writeback.meta.isolation import isolate
+
+    batch = [{"event_id": f"e{i}", "i": i} for i in range(1000)]
+    for bad in ({0}, {999}, {512}, {1, 2}, {10, 500, 990}):
+        calls: list[tuple[int, int]] = []
+
+        def attempt(
+            offset: int,
+            group: list[dict[str, int]],
+            bad: set[int] = bad,
+            calls: list[tuple[int, int]] = calls,
+        ) -> MetaError | None:
+            calls.append((offset, len(group)))
+            hit = [e["i"] for e in group if e["i"] in bad]
+            return MetaError(f"bad {hit[0]}", code=100) if hit else None
+
+        result = isolate(batch, MetaError("whole", code=100), attempt)
+        assert [r.position for r in result.rejected] == sorted(bad)
+        assert result.accepted == [i for i in range(1000) if i not in bad]
+        assert len(calls) <= _bound(1000, len(bad))
+        # accepted groups never overlap: every accepted position came from exactly one accepted call
+        accepted_calls = [(o, n) for o, n in calls if not any(o <= b < o + n for b in bad)]
+        assert sum(n for _o, n in accepted_calls) == 1000 - len(bad)

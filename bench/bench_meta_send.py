@@ -86,10 +86,15 @@ def _peak_rss_mb_of(pid: int) -> float:
 
 
 def _reset(url: str) -> None:
+    """Forget what the emulator received (and its faults), then put the latency back."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
-    connection.request("POST", "/_emulator/reset", b"{}", {"Content-Type": "application/json"})
-    connection.getresponse().read()
+    latency = json.dumps({"kind": "latency", "latency_ms": LATENCY_MS}).encode()
+    for path, body in (("/_emulator/reset", b"{}"), ("/_emulator/faults", latency)):
+        connection.request("POST", path, body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200, (path, response.status)
     connection.close()
 
 

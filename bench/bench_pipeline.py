@@ -27,16 +27,20 @@ ROWS = 50_000
 REPEATS = 5
 NOW = 1_763_900_000
 PII_FIELDS = ("email", "phone", "first_name", "last_name", "city", "state", "zip", "country", "gender")
+USER_DATA_KEYS = {"email": "em", "phone": "ph", "first_name": "fn", "last_name": "ln", "city": "ct",
+                  "state": "st", "zip": "zp", "country": "country", "gender": "ge"}
 GOAL = 0.5
 
-FIRST = ["John", "MARY", "José", "anne-marie", "Li", "O'Neil", "Zoë", "Mohammed", "Priya", "Kenji", "Olga",
-         "Seán", "Fatima", "Lucas", "Chloé", "Ahmed", "Emma", "Noah", "Ава", "민준"]
-LAST = ["Smith", "García", "O'Brien", "van der Berg", "Nguyen", "Müller", "Rossi", "Kowalski", "Singh",
-        "Tanaka", "Dubois", "Johnson", "Brown", "Silva", "Ivanova", "Kim", "Lee", "Martin", "Wilson", "Taylor"]
+FIRST = ["John", "MARY", "José", "anne-marie", "Li", "O'Neil", "Zoë", "Mohammed", "Priya", "Kenji",
+         "Olga", "Seán", "Fatima", "Lucas", "Chloé", "Ahmed", "Emma", "Noah", "Ава", "민준"]
+LAST = ["Smith", "García", "O'Brien", "van der Berg", "Nguyen", "Müller", "Rossi", "Kowalski",
+        "Singh", "Tanaka", "Dubois", "Johnson", "Brown", "Silva", "Ivanova", "Kim", "Lee", "Martin",
+        "Wilson", "Taylor"]
 PLACES = [("San Francisco", "California", "United States"), ("New York", "NY", "USA"),
           ("Austin", "texas", "US"), ("Chicago", "Illinois", "United States of America"),
-          ("Seattle", "WA", "us"), ("Miami", "Florida", "U.S.A."), ("Boston", "Massachusetts", "United States"),
-          ("Denver", "colorado", "US"), ("St. Louis", "Missouri", "USA"), ("Winston-Salem", "North Carolina", "US")]
+          ("Seattle", "WA", "us"), ("Miami", "Florida", "U.S.A."),
+          ("Boston", "Massachusetts", "United States"), ("Denver", "colorado", "US"),
+          ("St. Louis", "Missouri", "USA"), ("Winston-Salem", "North Carolina", "US")]
 GENDERS = ["M", "male", "F", "Female", "woman", "man", "f", "m"]
 DOMAINS = ["Gmail.com", "example.COM", "Yahoo.com", "outlook.com", "company.co.uk"]
 OUTCOMES = ["payment_received", "order_placed", "lead_created", "appointment_booked", "checkout_started"]
@@ -79,17 +83,20 @@ def messy_rows(count: int, seed: int = 7) -> list[dict[str, Any]]:
 
 
 def floor(text: str) -> int:
-    """The naive sender: hash the nine PII fields as they are, copy the rest, serialize."""
+    """The naive sender: hash the nine PII fields as they are, copy the rest, serialize a dict of
+    the same shape as the pipeline's events (hashes in lists, as Meta's SDKs send them)."""
     out = []
     sha256 = hashlib.sha256
     for line in text.splitlines():
         row = json.loads(line)
-        user_data = {key: sha256(str(row[key]).strip().lower().encode()).hexdigest()
-                     for key in PII_FIELDS if key in row}
+        user_data: dict[str, Any] = {
+            USER_DATA_KEYS[key]: [sha256(str(row[key]).strip().lower().encode()).hexdigest()]
+            for key in PII_FIELDS if key in row
+        }
         for key in ("client_ip_address", "client_user_agent", "fbp"):
             user_data[key] = row[key]
         event = {"event_name": row["outcome_type"], "event_time": row["occurred_at"],
-                 "event_id": row["conversion_id"], "action_source": "system_generated",
+                 "event_id": "cw-" + row["conversion_id"], "action_source": "system_generated",
                  "user_data": user_data, "custom_data": {"value": row["value"], "currency": row["currency"]}}
         out.append(json.dumps(event))
     return len("\n".join(out))
@@ -120,8 +127,9 @@ def main() -> None:
     floor_rate, pipe_rate = ROWS / floor_s, ROWS / pipe_s
     ratio = pipe_rate / floor_rate
     print(f"rows: {ROWS}; CPU time, best of {REPEATS} interleaved runs; caches cleared before each run")
-    print(f"floor    (sha256 of 9 raw fields + json): {floor_rate:8,.0f} events/s ({floor_s * 1e6 / ROWS:5.1f} µs/row)")
-    print(f"pipeline (normalize+hash+validate+json):  {pipe_rate:8,.0f} events/s ({pipe_s * 1e6 / ROWS:5.1f} µs/row)")
+    for label, rate, seconds in (("floor    (sha256 of 9 raw fields + json)", floor_rate, floor_s),
+                                 ("pipeline (normalize+hash+validate+json) ", pipe_rate, pipe_s)):
+        print(f"{label}: {rate:8,.0f} events/s ({seconds * 1e6 / ROWS:5.1f} µs/row)")
     print(f"ratio pipeline/floor: {ratio:.2f} (goal >= {GOAL}: {'met' if ratio >= GOAL else 'NOT met'})")
 
 

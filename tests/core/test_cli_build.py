@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from capi_writeback.hashing import is_hashed
 from capi_writeback_local.cli import main
 

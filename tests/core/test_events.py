@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import pytest
-
 from capi_writeback.events import BuildResult, batches, build_events, event_id_for, payload_hash
 from capi_writeback.hashing import is_hashed, sha256_hex
 from capi_writeback.quality import match_quality
@@ -81,7 +80,8 @@ def test_explicit_fbc_is_kept_and_not_rebuilt_from_fbclid() -> None:
 
 
 def test_lists_of_pii_values_are_deduplicated_in_order() -> None:
-    row = make_row(email=["B@example.com", "a@example.com", "b@example.com "], phone="+1 650 555 1212|+44 7911 123456")
+    row = make_row(email=["B@example.com", "a@example.com", "b@example.com "],
+                   phone="+1 650 555 1212|+44 7911 123456")
     user = build(row).payload[0]["user_data"]
     assert user["em"] == [sha256_hex("b@example.com"), sha256_hex("a@example.com")]
     assert user["ph"] == [sha256_hex("16505551212"), sha256_hex("447911123456")]
@@ -112,7 +112,8 @@ def test_unnormalizable_values_are_dropped_with_a_warning_naming_the_field() -> 
 def test_result_warnings_summarize_rows() -> None:
     rows = [make_row(conversion_id=f"c{i}", phone="x") for i in range(8)]
     result = build(*rows)
-    assert result.warnings == ["phone: dropped a value that could not be normalized (rows 0, 1, 2, 3, 4 and 3 more)"]
+    assert result.warnings == [
+        "phone: dropped a value that could not be normalized (rows 0, 1, 2, 3, 4 and 3 more)"]
 
 
 def test_milliseconds_are_converted_with_a_warning() -> None:
@@ -146,7 +147,8 @@ def test_app_events_carry_padded_extinfo() -> None:
 
 
 @pytest.mark.parametrize(("user_data", "expected"), [
-    ({"fbp": "x", "em": ["h"], "ph": ["h"], "client_ip_address": "1.2.3.4", "client_user_agent": "ua"}, "great"),
+    ({"fbp": "x", "em": ["h"], "ph": ["h"], "client_ip_address": "1.2.3.4", "client_user_agent": "ua"},
+     "great"),
     ({"em": ["h"], "ph": ["h"], "client_ip_address": "1.2.3.4", "client_user_agent": "ua"}, "good"),
     ({"em": ["h"], "client_user_agent": "ua"}, "good"),
     ({"ph": ["h"], "client_ip_address": "1.2.3.4"}, "good"),
@@ -261,7 +263,8 @@ def test_rows_that_can_never_become_events_are_rejected(row: dict[str, Any], rea
 
 
 def test_old_rows_are_still_storable() -> None:
-    assert isinstance(prepare_for_storage(make_row(occurred_at=NOW - 30 * 86400), ProfileSettings(), NOW), dict)
+    old = make_row(occurred_at=NOW - 30 * 86400)
+    assert isinstance(prepare_for_storage(old, ProfileSettings(), NOW), dict)
 
 
 def test_settings_round_trip() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from capi_writeback.mapping import (
     DEFAULT_EVENT_MAPPING,
     EventNameError,

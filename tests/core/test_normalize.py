@@ -6,7 +6,6 @@ import hashlib
 
 import phonenumbers
 import pytest
-
 from capi_writeback.hashing import already_hashed, is_hashed, sha256_hex
 from capi_writeback.normalize import hash_field
 from capi_writeback.normalize.currency import normalize_currency, parse_amount
@@ -156,7 +155,8 @@ def test_country(raw: str, expected: str | None) -> None:
     ("2/16/1997", None, "19970216"), ("02/16/1997", "us", "19970216"), ("16/02/1997", None, "19970216"),
     ("16/02/1997", "de", "19970216"), ("03/04/1997", "de", "19970403"), ("03/04/1997", "us", "19970304"),
     ("16.02.1997", "de", "19970216"), ("1997-02-16", None, "19970216"), ("19970216", None, "19970216"),
-    ("1997/2/16", None, "19970216"), ("16 Feb 1997", None, "19970216"), ("February 16, 1997", None, "19970216"),
+    ("1997/2/16", None, "19970216"), ("16 Feb 1997", None, "19970216"),
+    ("February 16, 1997", None, "19970216"),
     ("1997-02-16T00:00:00Z", None, "19970216"), ("2/16/97", None, "19970216"), ("1/1/05", None, "20050101"),
     ("02/30/1997", None, None), ("1850-01-01", None, None), ("2999-01-01", None, None),
     ("yesterday", None, None), ("13/13/2000", None, None), ("", None, None),

@@ -8,9 +8,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from capi_writeback.events import build_events
 from capi_writeback.hashing import sha256_hex
 from capi_writeback.normalize import HASHED_FIELDS, RAW_FIELDS, hash_field
@@ -18,6 +15,8 @@ from capi_writeback.normalize.currency import normalize_currency, parse_amount
 from capi_writeback.normalize.phone import normalize_phone
 from capi_writeback.rows import ROW_KEYS, SYNONYMS, parse_occurred_at, prepare_for_storage
 from capi_writeback.settings import ProfileSettings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from .conftest import NOW
 
@@ -107,7 +106,8 @@ def test_nanp_fast_path_matches_the_library(national: str) -> None:
     assert normalize_phone(national, "us") == _parse(national, "US", False)
 
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                         st.text(max_size=20))
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3)
                            | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
 row_keys = st.sampled_from(sorted(ROW_KEYS | set(SYNONYMS)))
@@ -124,7 +124,9 @@ rows = st.fixed_dictionaries({}, optional=good_values).flatmap(
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batch=st.lists(st.one_of(rows, json_values), max_size=6), country=COUNTRIES)
-def test_builder_accounts_for_every_row_and_emits_only_hashed_pii(batch: list[Any], country: str | None) -> None:
+def test_builder_accounts_for_every_row_and_emits_only_hashed_pii(
+    batch: list[Any], country: str | None
+) -> None:
     result = build_events(batch, ProfileSettings(country=country, currency="USD"), NOW)
     indices = sorted([e.index for e in result.events] + [s.index for s in result.skipped])
     assert indices == list(range(len(batch)))

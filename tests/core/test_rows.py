@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 
 import pytest
-
 from capi_writeback.rows import InvalidRow, canonical_row, parse_occurred_at, read_rows, unknown_keys
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -109,3 +108,12 @@ def test_occurred_at(value: object, expected: int, warns: bool) -> None:
 def test_bad_occurred_at(value: object) -> None:
     with pytest.raises(ValueError, match="occurred_at"):
         parse_occurred_at(value)
+
+
+def test_a_canonical_row_is_used_as_is_and_empty_values_are_still_dropped() -> None:
+    clean = {"conversion_id": "c", "email": "a@example.com"}
+    assert canonical_row(clean) is clean
+    assert canonical_row({"conversion_id": "c", "email": ""}) == {"conversion_id": "c"}
+    assert canonical_row({"conversion_id": "c", "email": None}) == {"conversion_id": "c"}
+    assert canonical_row({"conversion_id": "c", "em": "a@example.com", "email": "b@example.com"}) == {
+        "conversion_id": "c", "email": ["a@example.com", "b@example.com"]}

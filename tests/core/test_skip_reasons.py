@@ -85,7 +85,8 @@ def test_invalid_action_source() -> None:
 
 
 def test_missing_event_source_url() -> None:
-    assert only_reason(make_row(**{**WEBSITE, "event_source_url": None})) is SkipReason.MISSING_EVENT_SOURCE_URL
+    no_url = make_row(**{**WEBSITE, "event_source_url": None})
+    assert only_reason(no_url) is SkipReason.MISSING_EVENT_SOURCE_URL
     assert only_reason(make_row(**{**WEBSITE, "event_source_url": "shop.example.com"})) is \
         SkipReason.MISSING_EVENT_SOURCE_URL
     assert reasons(make_row(**WEBSITE)) == []

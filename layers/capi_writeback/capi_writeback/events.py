@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any
 
 from capi_writeback.hashing import sha256_hex
 from capi_writeback.mapping import event_table
@@ -42,9 +42,10 @@ _TEXT_CUSTOM_FIELDS = ("content_type", "content_name", "content_category", "orde
 _WARNING_ROWS_SHOWN = 5
 
 
-class BuiltEvent(NamedTuple):
+@dataclass(slots=True)
+class BuiltEvent:
     """One row's event (`event` is exactly what Meta receives) with its match quality and the
-    warnings about values that were dropped. A NamedTuple: one is made per row, cheaply."""
+    warnings about values that were dropped. Slotted and not frozen: one is made per row, cheaply."""
 
     index: int
     conversion_id: str
@@ -53,7 +54,8 @@ class BuiltEvent(NamedTuple):
     warnings: list[str]
 
 
-class SkippedRow(NamedTuple):
+@dataclass(slots=True)
+class SkippedRow:
     """A row that did not become an event, and why."""
 
     index: int
@@ -157,7 +159,7 @@ def _build_all(rows: Iterable[Mapping[str, Any] | InvalidRow], ctx: _Context) ->
     seen: set[str] = set()
     notes: dict[str, list[int]] = {}
     for index, raw in enumerate(rows):
-        if not isinstance(raw, Mapping):
+        if type(raw) is not dict and not isinstance(raw, Mapping):
             detail = raw.detail if isinstance(raw, InvalidRow) else "a row must be an object"
             skipped.append(SkippedRow(index, None, SkipReason.INVALID_ROW, detail))
             continue
@@ -168,7 +170,8 @@ def _build_all(rows: Iterable[Mapping[str, Any] | InvalidRow], ctx: _Context) ->
                                       f"could not process this row ({type(exc).__name__})"))
             continue
         if isinstance(outcome, SkippedRow):
-            skipped.append(outcome._replace(index=index))
+            outcome.index = index
+            skipped.append(outcome)
             continue
         event, warnings, conversion_id = outcome
         if conversion_id in seen:
@@ -221,7 +224,7 @@ def _build_one(raw: Mapping[str, Any], ctx: _Context) -> SkippedRow | tuple[dict
         "event_id": _text(row.get("event_id")) or event_id_for(conversion_id),
         "action_source": action_source,
     }
-    url = _url(row.get("event_source_url"), warnings)
+    url = _url(row["event_source_url"], warnings) if "event_source_url" in row else None
     if url:
         event["event_source_url"] = url
     if action_source == "website":
@@ -242,7 +245,9 @@ def _build_one(raw: Mapping[str, Any], ctx: _Context) -> SkippedRow | tuple[dict
     event["user_data"] = user_data
     if custom_data:
         event["custom_data"] = custom_data
-    _processing_options(row, event, warnings)
+    if "data_processing_options" in row or "data_processing_options_country" in row \
+            or "data_processing_options_state" in row:
+        _processing_options(row, event, warnings)
     return event, warnings, conversion_id
 
 

@@ -71,12 +71,21 @@ def canonical_event_name(name: str) -> str:
     return text
 
 
-def event_table(profile_mapping: Mapping[str, str] | None = None) -> dict[str, str]:
+class EventTable(dict[str, str]):
+    """outcome_type key -> event name, remembering what each (event_name, outcome_type) pair of a
+    build resolved to: a few distinct pairs repeat over thousands of rows."""
+
+    def __init__(self, mapping: Mapping[str, str]) -> None:
+        super().__init__(mapping)
+        self.resolved: dict[tuple[str | None, str | None], str | EventNameError] = {}
+
+
+def event_table(profile_mapping: Mapping[str, str] | None = None) -> EventTable:
     """The defaults extended (and overridden) by a profile's outcome_type -> event mapping."""
     table = dict(DEFAULT_EVENT_MAPPING)
     for outcome, name in (profile_mapping or {}).items():
         table[outcome_key(outcome)] = name
-    return table
+    return EventTable(table)
 
 
 def resolve_event_name(
@@ -84,6 +93,23 @@ def resolve_event_name(
 ) -> str:
     """The Meta event name for a row: its own `event_name` if given, else its outcome_type looked up
     in `table` (from `event_table`). Raises EventNameError."""
+    memo = table.resolved if isinstance(table, EventTable) else None
+    if memo is not None:
+        found = memo.get((event_name, outcome_type))
+        if found is None:
+            try:
+                found = _resolve(event_name, outcome_type, table)
+            except EventNameError as exc:
+                found = exc
+            if len(memo) < 1024:
+                memo[(event_name, outcome_type)] = found
+        if isinstance(found, EventNameError):
+            raise EventNameError(str(found), unknown_outcome=found.unknown_outcome)
+        return found
+    return _resolve(event_name, outcome_type, table)
+
+
+def _resolve(event_name: str | None, outcome_type: str | None, table: Mapping[str, str]) -> str:
     if event_name:
         return canonical_event_name(event_name)
     if not outcome_type:

@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import IO, Any, NamedTuple
 
@@ -54,6 +54,9 @@ MULTI_VALUE_FIELDS = frozenset(HASHED_FIELDS)
 _NESTED = ("user_data", "custom_data")
 _UNSEEN = "\x00unseen"
 _KNOWN: dict[str, str | None] = {}  # raw key -> canonical key (or None), filled as keys are seen
+_PLANS: dict[tuple[Any, ...], tuple[str | None, ...] | None] = {}  # raw keys -> canonical keys
+_NO_PLAN: Any = object()
+_IDENTITY: Any = ("<keys already canonical>",)
 MS_THRESHOLD = 100_000_000_000  # 1973 in ms, year 5138 in s: larger numbers are milliseconds
 _MAX_UNIX = 100_000_000_000_000
 
@@ -80,25 +83,35 @@ def read_rows(source: str | IO[str], fmt: str = "jsonl") -> Iterator[dict[str, A
         return
     if fmt != "jsonl":
         raise ValueError(f"unknown row format {fmt!r}: use 'jsonl' or 'csv'")
-    lines: Iterable[str] = source.splitlines() if isinstance(source, str) else source
-    first = True
-    for line in lines:
-        text = line.strip()
-        if first and text.startswith("\ufeff"):
-            text = text[1:]
+    lines: Iterator[str] = iter(source.splitlines() if isinstance(source, str) else source)
+    for line in lines:  # up to the first row: a BOM, or a JSON array instead of lines
+        text = line.strip().lstrip("\ufeff")
         if not text:
             continue
-        if first and text.startswith("["):
+        if text.startswith("["):
             rest = source.lstrip("\ufeff") if isinstance(source, str) else text + "\n" + "".join(lines)
             yield from _json_array(rest)
             return
-        first = False
+        yield _json_row(text)
+        break
+    loads = json.loads
+    for line in lines:
+        if not line or line.isspace():
+            continue
         try:
-            row = json.loads(text)
+            row = loads(line)  # surrounding whitespace is fine for json
         except json.JSONDecodeError as exc:
             yield InvalidRow(f"not valid JSON: {exc.msg} at column {exc.pos + 1}")
             continue
-        yield row if isinstance(row, dict) else InvalidRow(f"a row must be a JSON object, not {_kind(row)}")
+        yield row if type(row) is dict else InvalidRow(f"a row must be a JSON object, not {_kind(row)}")
+
+
+def _json_row(text: str) -> dict[str, Any] | InvalidRow:
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return InvalidRow(f"not valid JSON: {exc.msg} at column {exc.pos + 1}")
+    return row if isinstance(row, dict) else InvalidRow(f"a row must be a JSON object, not {_kind(row)}")
 
 
 def _json_array(text: str) -> Iterator[dict[str, Any] | InvalidRow]:
@@ -140,7 +153,40 @@ def canonical_key(key: str) -> str | None:
 def canonical_row(raw: Mapping[str, Any], column_mapping: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The row under canonical keys: the profile's column mapping first, then synonyms; nested
     `user_data`/`custom_data` objects are flattened; empty values dropped; unknown keys dropped.
-    Two spellings of one PII field (`email` and `em`) are merged into a list."""
+    Two spellings of one PII field (`email` and `em`) are merged into a list.
+
+    A row that already is canonical (canonical keys, no empty values) is returned as is, not
+    copied: callers must not mutate the result."""
+    if not column_mapping and type(raw) is dict:
+        # Rows of one export share their keys: resolve each distinct key tuple once.
+        keys = tuple(raw)
+        plan = _PLANS.get(keys, _NO_PLAN)
+        if plan is _NO_PLAN:
+            plan = None if any(k in _NESTED for k in keys) else tuple(
+                canonical_key(k) if isinstance(k, str) else None for k in keys)
+            if plan == keys:
+                plan = _IDENTITY
+            if len(_PLANS) < 1024:
+                _PLANS[keys] = plan
+        if plan is _IDENTITY:
+            values = raw.values()
+            if None not in values and "" not in values:
+                return raw
+            return {k: v for k, v in raw.items() if v is not None and v != ""}
+        if plan is not None:
+            row: dict[str, Any] = {}
+            for name, value in zip(plan, raw.values(), strict=True):
+                if name is None or value is None or value == "":
+                    continue
+                if name not in row:
+                    row[name] = value
+                else:
+                    _put(row, name, value)
+            return row
+    return _canonical_row(raw, column_mapping)
+
+
+def _canonical_row(raw: Mapping[str, Any], column_mapping: Mapping[str, str] | None) -> dict[str, Any]:
     row: dict[str, Any] = {}
     known = _KNOWN
     for key, value in raw.items():
@@ -187,6 +233,8 @@ def _put(row: dict[str, Any], key: str, value: Any) -> None:
 def parse_occurred_at(value: Any) -> tuple[int, str | None]:
     """Unix seconds from unix seconds, unix milliseconds (with a warning) or ISO-8601 (a missing
     zone means UTC). Raises ValueError with a message that names the problem."""
+    if type(value) is int and 0 < value < MS_THRESHOLD:
+        return value, None  # the usual case: unix seconds
     if isinstance(value, bool) or value is None:
         raise ValueError("occurred_at is missing")
     if isinstance(value, str):
@@ -251,6 +299,8 @@ def row_identity(row: Mapping[str, Any], table: Mapping[str, str]) -> Identity |
 
 
 def _opt_text(value: Any) -> str | None:
+    if type(value) is str:
+        return value.strip() or None
     if value is None or isinstance(value, (dict, list)):
         return None
     text = str(value).strip()

@@ -73,24 +73,38 @@ __all__ = [
 # memoized, which turns most of them into one dict lookup. Unique-per-row fields are not memoized.
 _MEMO_FIELDS = frozenset({"first_name", "last_name", "city", "state", "country", "gender", "date_of_birth"})
 _MEMO_MAX = 50_000
-_memo: dict[tuple[str, str, str | None], str | None] = {}
+# country -> field -> raw value -> hash (None: cannot be normalized)
+_memo: dict[str | None, dict[str, dict[str, str | None]]] = {}
+_memo_size = 0
 _MISSING: Any = object()
+_PLAN = tuple((field, key, normalizer, field in _MEMO_FIELDS)
+              for field, (key, normalizer) in HASHED_FIELDS.items())
 
 
 def hash_field(field: str, value: str, country: str | None) -> str | None:
     """The `user_data` value for one raw value of `field`: passed through if already hashed,
     else normalized and hashed; None when it cannot be normalized."""
     if field in _MEMO_FIELDS:
-        key = (field, value, country)
+        memo = _field_memos(country)[field]
         try:
-            return _memo[key]
+            return memo[value]
         except KeyError:
             pass
-        if len(_memo) >= _MEMO_MAX:
-            _memo.clear()
-        result = _memo[key] = _hash_field(field, value, country)
+        global _memo_size
+        if _memo_size >= _MEMO_MAX:
+            clear_caches()
+            memo = _field_memos(country)[field]
+        _memo_size += 1
+        result = memo[value] = _hash_field(field, value, country)
         return result
     return _hash_field(field, value, country)
+
+
+def _field_memos(country: str | None) -> dict[str, dict[str, str | None]]:
+    memos = _memo.get(country)
+    if memos is None:
+        memos = _memo[country] = {field: {} for field in _MEMO_FIELDS}
+    return memos
 
 
 def _hash_field(field: str, value: str, country: str | None) -> str | None:
@@ -139,29 +153,41 @@ def hashed_user_data(row: Mapping[str, Any], country: str | None, warnings: list
     unhashed ones as single strings. The hot path of event building, so single string values and
     memoized fields take a short cut; the result is exactly that of `hashed_values`/`raw_value`."""
     user_data: dict[str, Any] = {}
-    memo = _memo
-    for field, (key, _normalizer) in HASHED_FIELDS.items():
+    memos = _field_memos(country)
+    for field, key, normalize, memoized in _PLAN:
         value = row.get(field)
         if value is None:
             continue
-        if type(value) is str and field in _MEMO_FIELDS:
-            hashed = memo.get((field, value, country), _MISSING)
-            if hashed is not _MISSING:
+        if memoized:
+            hashed = memos[field].get(value, _MISSING) if type(value) is str else _MISSING
+            if hashed is not _MISSING:  # seen before (never a value holding separators)
                 if hashed is not None:
                     user_data[key] = [hashed]
-                    continue
-                if value.strip():
+                elif value.strip():
                     warnings.append(f"{field}: dropped a value that could not be normalized")
-                    continue
+                continue
+        if type(value) is str and ";" not in value and "|" not in value:
+            if memoized:
+                hashed = hash_field(field, value, country)
+            elif len(value) >= 64:
+                hashed = _hash_field(field, value, country)
+            else:
+                normalized = normalize(value, country)
+                hashed = None if normalized is None else sha256_hex(normalized)
+            if hashed is not None:
+                user_data[key] = [hashed]
+            elif value.strip():
+                warnings.append(f"{field}: dropped a value that could not be normalized")
+            continue
         values = hashed_values(row, field, country, warnings)
         if values:
             user_data[key] = values
-    for field, normalize in RAW_FIELDS.items():
+    for field, normalize_raw in RAW_FIELDS.items():
         value = row.get(field)
         if value is None:
             continue
         if type(value) is str:
-            found = normalize(value)
+            found = normalize_raw(value)
             if found is not None:
                 user_data[field] = found
                 continue
@@ -215,7 +241,9 @@ def clear_caches() -> None:
     """Empty the memo caches of the normalizers (benchmarks measure cold runs with it)."""
     from capi_writeback.normalize import dates, location, names, phone
 
+    global _memo_size
     _memo.clear()
+    _memo_size = 0
     for cached in (names.normalize_name, names.normalize_city, location.normalize_country,
                    location.normalize_state, location._normalize_zip, dates.normalize_date_of_birth,
                    phone._national, phone._parse):

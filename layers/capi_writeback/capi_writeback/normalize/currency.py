@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 ISO_4217 = frozenset({
     "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN",
     "BHD", "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF",
@@ -25,6 +27,7 @@ def normalize_currency(value: str) -> str | None:
     return code if code in ISO_4217 else None
 
 
+_PLAIN = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?")
 _SYMBOLS = "$€£¥₹₩₽₺₪₫₴₦₱ "
 
 
@@ -40,6 +43,8 @@ def parse_amount(value: object) -> float | int | None:
         return value if value >= 0 and value == value and value != float("inf") else None
     if not isinstance(value, str):
         return None
+    if _PLAIN.fullmatch(value):  # "129.90", "49": the usual export, nothing to clean
+        return float(value) if "." in value else int(value)
     text = value.strip().strip(_SYMBOLS).upper()
     if len(text) > 3 and text[-3:].isalpha():  # "12.50 USD"
         text = text[:-3].strip()

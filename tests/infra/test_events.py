@@ -143,30 +143,9 @@ class CallLog:
             self.calls.setdefault(self.current, set()).add((f"{service}:{operation}", resource))
 
 
-@pytest.fixture(scope="module")
-def call_log(world: tuple[MetaEmulator, Any, FunctionPool]) -> Iterator[CallLog]:
-    import botocore.client
-
-    log = CallLog({k: os.environ[k] for k in table_env()})
-    real = botocore.client.BaseClient._make_api_call
-
-    def recording(client: Any, operation: str, params: dict[str, Any]) -> Any:
-        log.record(client, operation, params)
-        return real(client, operation, params)
-
-    botocore.client.BaseClient._make_api_call = recording  # type: ignore[method-assign]
-    try:
-        yield log
-    finally:
-        botocore.client.BaseClient._make_api_call = real  # type: ignore[method-assign]
-
-
-_LOG: list[CallLog] = []
-
-
 def _cold_start() -> None:
     """Each function runs in its own process on Lambda: forget cached clients, secrets and services
-    (a Meta client that retries twice without sleeping keeps the fault test fast)."""
+    (a Meta client that retries twice without sleeping keeps the fault step fast)."""
     from aws_lambda_powertools.utilities import parameters
     from capi_writeback.flow import Services, set_default_services
     from capi_writeback.meta.client import MetaClient
@@ -185,81 +164,118 @@ def _cold_start() -> None:
     set_default_services(Services(meta_factory=meta_factory))
 
 
-def _invoke(pool: FunctionPool, name: str, event: dict[str, Any]) -> tuple[int, Any]:
-    _cold_start()
-    log = _LOG[0] if _LOG else None
-    if log is not None:
-        log.current = name
+class Runner:
+    """Invokes functions the way Lambda would (fresh process state each time), logging AWS calls."""
+
+    def __init__(self, pool: FunctionPool, log: CallLog) -> None:
+        self.pool, self.log = pool, log
+
+    def raw(self, name: str, event: dict[str, Any]) -> Any:
+        _cold_start()
+        self.log.current = name
+        try:
+            return self.pool.invoke(name, event, LambdaContext(name, "us-east-1", "123456789012"))
+        finally:
+            self.log.current = None
+
+    def __call__(self, name: str, event: dict[str, Any]) -> tuple[int, Any]:
+        result = self.raw(name, event)
+        body = result["body"]
+        parsed = json.loads(body) if body and body.lstrip().startswith(("{", "[")) else body
+        return result["statusCode"], parsed
+
+
+@pytest.fixture(scope="module")
+def flow(world: tuple[MetaEmulator, Any, FunctionPool]) -> Iterator[tuple[dict[str, Any], CallLog]]:
+    """Every sample event, in the order a user runs them, with every AWS call recorded."""
+    import botocore.client
+
+    meta, seed, pool = world
+    log = CallLog({k: os.environ[k] for k in table_env()})
+    real = botocore.client.BaseClient._make_api_call
+
+    def recording(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        log.record(client, operation, params)
+        return real(client, operation, params)
+
+    botocore.client.BaseClient._make_api_call = recording  # type: ignore[method-assign]
     try:
-        result = pool.invoke(name, event, LambdaContext(name, "us-east-1", "123456789012"))
+        run = Runner(pool, log)
+        out: dict[str, Any] = {}
+        out["authorizer"] = run.raw("authorizer", {**_event("authorizer"),
+                                                   "authorizationToken": f"Bearer {seed.api_token}"})
+        # The sample rows carry fixed dates; move them into the last day so they are sendable now.
+        conversions = _event("conversions")
+        body = json.loads(conversions["body"])
+        for i, row in enumerate(body["rows"]):
+            row["occurred_at"] = int(time.time()) - 3600 - i
+        conversions["body"] = json.dumps(body)
+        out["rows"] = len(body["rows"])
+        out["conversions"] = run("conversions", conversions)
+        out["preview"] = run("preview", _event("preview"))
+        out["dry_run"] = run("dry_run", _event("dry_run"))
+        # Meta down for the first confirm: it fails (and is released for retry); the retry with
+        # the same key resumes and succeeds.
+        meta.inject("http_503", count=50)
+        out["confirm_failed"] = run("confirm", _event("confirm"))
+        meta.clear_faults()
+        out["confirm"] = run("confirm", _event("confirm"))
+        out["live_events"] = len(meta.received_events(PIXEL_ID))
+        out["audit"] = run("audit", _event("audit"))
+        out["breaker_reset"] = run("breaker_reset", _event("breaker_reset"))
+        out["docs"] = run("docs", _event("docs"))
+        yield out, log
     finally:
-        if log is not None:
-            log.current = None
-    body = result["body"]
-    return result["statusCode"], json.loads(body) if body and body.lstrip().startswith(("{", "[")) else body
+        botocore.client.BaseClient._make_api_call = real  # type: ignore[method-assign]
 
 
-def test_the_sample_events_run_the_whole_flow(world: tuple[MetaEmulator, Any, FunctionPool],
-                                              call_log: CallLog) -> None:
-    meta, _seed, pool = world
-    _LOG[:] = [call_log]
-    # The sample rows carry fixed dates; move them into the last day so they are sendable now.
-    conversions = _event("conversions")
-    body = json.loads(conversions["body"])
-    for i, row in enumerate(body["rows"]):
-        row["occurred_at"] = int(time.time()) - 3600 - i
-    conversions["body"] = json.dumps(body)
-    status, stored = _invoke(pool, "conversions", conversions)
+def test_the_sample_events_run_the_whole_flow(flow: tuple[dict[str, Any], CallLog]) -> None:
+    out, _log = flow
+    status, stored = out["conversions"]
     assert status == 200, stored
-    assert stored["stored"] + len(stored["rejected"]) == len(body["rows"])
-
-    status, preview = _invoke(pool, "preview", _event("preview"))
+    assert stored["stored"] + len(stored["rejected"]) == out["rows"]
+    status, preview = out["preview"]
     assert status == 200, preview
     assert preview["event_count"] >= 1
-    status, dry_run = _invoke(pool, "dry_run", _event("dry_run"))
+    status, dry_run = out["dry_run"]
     assert status == 200, dry_run
     assert dry_run["events_received"] == preview["event_count"]
-    # Meta down for the first confirm: it fails (and is released for retry); the retry with the
-    # same key resumes and succeeds.
-    meta.inject("http_503", count=50)
-    status, failed = _invoke(pool, "confirm", _event("confirm"))
-    meta.clear_faults()
+    status, failed = out["confirm_failed"]
     assert status == 504 and failed["error"]["type"] == "META_UNAVAILABLE", failed
-    status, confirm = _invoke(pool, "confirm", _event("confirm"))
+    status, confirm = out["confirm"]
     assert status == 200, confirm
     assert confirm["status"] == "succeeded"
-    assert len(meta.received_events(PIXEL_ID)) == preview["event_count"]
-
-    status, audit = _invoke(pool, "audit", _event("audit"))
+    assert out["live_events"] == preview["event_count"]
+    status, audit = out["audit"]
     assert status == 200, audit
     assert [row["operation"] for row in audit["items"]][:4] == ["confirm", "confirm", "dry_run", "preview"]
-    status, reset = _invoke(pool, "breaker_reset", _event("breaker_reset"))
+    status, reset = out["breaker_reset"]
     assert status == 200, reset
-    status, docs = _invoke(pool, "docs", _event("docs"))
+    status, docs = out["docs"]
     assert status == 200 and docs["openapi"].startswith("3.")
 
 
-def test_authorizer_event_with_a_real_token(world: tuple[MetaEmulator, Any, FunctionPool]) -> None:
+def test_authorizer_event_with_a_real_token(world: tuple[MetaEmulator, Any, FunctionPool],
+                                            flow: tuple[dict[str, Any], CallLog]) -> None:
     _meta, seed, pool = world
-    event = {**_event("authorizer"), "authorizationToken": f"Bearer {seed.api_token}"}
-    result = pool.invoke("authorizer", event, LambdaContext("authorizer", "us-east-1", "123456789012"))
+    result = flow[0]["authorizer"]
     assert result["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     assert result["context"]["workspace_id"] == seed.workspace_id
-    with pytest.raises(Exception, match="Unauthorized"):
+    with pytest.raises(Exception, match="Unauthorized"):  # the sample's placeholder token
         pool.invoke("authorizer", _event("authorizer"), LambdaContext("authorizer", "us-east-1", "1"))
 
 
 def test_every_aws_call_made_by_a_function_is_granted_by_its_template_policy(
-        world: tuple[MetaEmulator, Any, FunctionPool], call_log: CallLog) -> None:
-    """Least privilege must still be enough: replaying the flow above, each call is allowed."""
+        flow: tuple[dict[str, Any], CallLog]) -> None:
+    """Least privilege must still be enough: each call made in the sample flow is allowed."""
     from .iam import grants, statements
 
-    assert call_log.calls, "run after test_the_sample_events_run_the_whole_flow"
+    calls_by_function = flow[1].calls
     functions = resources_of_type(TEMPLATE, "AWS::Serverless::Function")
     logical_of = {folder: lid for lid, folder in FOLDER_OF.items()}
-    for name, calls in call_log.calls.items():
+    for name, calls in calls_by_function.items():
         allowed = grants(statements(functions[logical_of[name]]["Properties"].get("Policies")))
         for action, resource in sorted(calls):
             assert action in allowed.get(resource, set()), f"{name} calls {action} on {resource}"
-    assert {"preview", "dry_run", "confirm", "conversions", "audit", "breaker_reset"} <= set(call_log.calls)
-
+    assert set(calls_by_function) == {"authorizer", "preview", "dry_run", "confirm", "conversions", "audit",
+                                      "breaker_reset"}  # docs makes no AWS call at all

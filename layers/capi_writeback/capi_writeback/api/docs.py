@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from capi_writeback.api import routes
 from capi_writeback.api.app import LambdaHandler, make_handler
@@ -21,15 +20,21 @@ DESCRIPTION = (
     "Push attributed conversions to Meta's Conversions API safely: preview, dry-run, confirm — with "
     "idempotency keys, a per-profile circuit breaker and an append-only audit trail."
 )
-SECURITY_SCHEMES: dict[str, Any] = {"bearer": HTTPBearer(description="Authorization: Bearer <token>")}
 SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
+
+
+def security_schemes() -> dict[str, Any]:
+    """Bearer tokens (built when a resolver is, not at import: Powertools' OpenAPI models are heavy)."""
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    return {"bearer": HTTPBearer(description="Authorization: Bearer <token>")}
 
 
 def openapi_document(app: APIGatewayRestResolver) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every route registered on `app`."""
     document: dict[str, Any] = json.loads(app.get_openapi_json_schema(
         title=TITLE, version=VERSION, description=DESCRIPTION,
-        security_schemes=SECURITY_SCHEMES, security=SECURITY))
+        security_schemes=security_schemes(), security=SECURITY))
     return document
 
 
@@ -40,7 +45,7 @@ def register_docs(app: APIGatewayRestResolver) -> None:
                         body=json.dumps(openapi_document(app)))
 
     app.enable_swagger(path="/v1/docs", title=TITLE, version=VERSION, description=DESCRIPTION,
-                       security_schemes=SECURITY_SCHEMES, security=SECURITY)
+                       security_schemes=security_schemes(), security=SECURITY)
 
 
 def docs_handler() -> LambdaHandler:

@@ -19,8 +19,15 @@ PREVIEW_ID_PATTERN = r"^pv_[0-9a-f]{32}$"
 _PRINTABLE = re.compile(r"^[\x21-\x7e][\x20-\x7e]*$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Model(BaseModel):
+    """Schemas are built on first use: each Lambda uses a few of these models, and building the
+    others at import would only lengthen its cold start."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class _Strict(_Model):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Window(_Strict):
@@ -106,18 +113,18 @@ class StoreConversionsRequest(_Strict):
 
 # ---- responses ---------------------------------------------------------------------------------
 
-class SkippedItem(BaseModel):
+class SkippedItem(_Model):
     conversion_id: str | None = None
     reason: str
     detail: str | None = None
 
 
-class WindowOut(BaseModel):
+class WindowOut(_Model):
     start: str | None = None
     end: str | None = None
 
 
-class PreviewResponse(BaseModel):
+class PreviewResponse(_Model):
     operation: Literal["preview"] = "preview"
     request_id: str | None = None
     preview_id: str
@@ -132,7 +139,7 @@ class PreviewResponse(BaseModel):
     warnings: list[str]
 
 
-class DryRunResponse(BaseModel):
+class DryRunResponse(_Model):
     operation: Literal["dry_run"] = "dry_run"
     request_id: str | None = None
     preview_id: str
@@ -149,7 +156,7 @@ class DryRunResponse(BaseModel):
     skipped_count: int = 0
 
 
-class BatchOut(BaseModel):
+class BatchOut(_Model):
     index: int
     event_count: int
     events_received: int
@@ -159,7 +166,7 @@ class BatchOut(BaseModel):
     error: dict[str, Any] | None = None
 
 
-class ConfirmResponse(BaseModel):
+class ConfirmResponse(_Model):
     operation: Literal["confirm"] = "confirm"
     request_id: str | None = None
     idempotency_key: str
@@ -175,31 +182,31 @@ class ConfirmResponse(BaseModel):
     skipped_count: int = 0
 
 
-class RejectedRow(BaseModel):
+class RejectedRow(_Model):
     index: int
     conversion_id: str | None = None
     reason: str
     detail: str | None = None
 
 
-class StoreConversionsResponse(BaseModel):
+class StoreConversionsResponse(_Model):
     stored: int
     rejected: list[RejectedRow]
 
 
-class AuditPage(BaseModel):
+class AuditPage(_Model):
     items: list[dict[str, Any]]
     next: str | None = None
 
 
-class BreakerResetResponse(BaseModel):
+class BreakerResetResponse(_Model):
     operation: Literal["breaker_reset"] = "breaker_reset"
     request_id: str | None = None
     profile_id: str
     breaker: Literal["closed"] = "closed"
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(_Model):
     type: str
     message: str
     fix: str
@@ -208,7 +215,7 @@ class ErrorDetail(BaseModel):
     retry_after: int | None = None
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(_Model):
     """Every refusal (SPEC §3.3)."""
 
     error: ErrorDetail

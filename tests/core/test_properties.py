@@ -142,3 +142,34 @@ def test_builder_accounts_for_every_row_and_emits_only_hashed_pii(
 
 def test_hash_of_normalized_value_is_plain_sha256() -> None:
     assert hash_field("email", "A@Example.com", None) == sha256_hex("a@example.com")
+
+
+pii_rows = st.fixed_dictionaries(
+    {"conversion_id": st.text(min_size=1, max_size=8).filter(str.strip),
+     "outcome_type": st.sampled_from(["payment_received", "lead_created"]),
+     "occurred_at": st.one_of(st.integers(NOW - 6 * 86400, NOW), st.integers(NOW - 6 * 86400, NOW).map(
+         lambda s: s * 1000))},
+    optional={field: st.one_of(pii_text, st.lists(pii_text, max_size=3)) for field in HASHED_FIELDS}
+    | {"client_ip_address": st.sampled_from(["203.0.113.7", "2001:db8::1", "bad ip"]),
+       "client_user_agent": st.text(max_size=10), "fbclid": st.sampled_from(["IwAR2xYzAbCdEf", "x y"]),
+       "value": st.sampled_from(["12.50", 7, "n/a"]), "currency": st.sampled_from(["usd", "EUR"])},
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(row=pii_rows, country=COUNTRIES)
+def test_building_from_the_stored_row_gives_the_same_event(row: dict[str, Any], country: str | None) -> None:
+    profile = ProfileSettings(country=country, currency="USD")
+    stored = prepare_for_storage(row, profile, NOW)
+    assert isinstance(stored, dict)
+    stored = json.loads(json.dumps(stored))
+    from_raw = build_events([row], profile, NOW)
+    from_stored = build_events([stored], profile, NOW)
+    assert from_stored.payload == from_raw.payload
+    assert [(s.reason, s.detail) for s in from_stored.skipped] == \
+        [(s.reason, s.detail) for s in from_raw.skipped]
+    text = json.dumps(stored, ensure_ascii=False)
+    for field in HASHED_FIELDS:
+        for value in stored.get(field, []):
+            assert HEX64.fullmatch(value[:64]), field
+    assert all(isinstance(stored.get(f, []), list) for f in HASHED_FIELDS), text

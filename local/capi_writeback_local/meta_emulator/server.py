@@ -69,6 +69,7 @@ class MetaEmulator:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._in_flight = 0  # requests being answered now (survives reset)
         self._clear_state()
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -154,7 +155,6 @@ class MetaEmulator:
     def _clear_state(self) -> None:
         self._ledger: list[dict[str, Any]] = []
         self._accepted: list[_Accepted] = []
-        self._in_flight = 0
         self._max_in_flight = 0
 
     def reset(self) -> None:

@@ -149,12 +149,10 @@ class EmbeddedStack:
         template_path: str | Path = DEFAULT_TEMPLATE,
         region: str = "us-east-1",
         port: int = 0,
-        execute_state_machines: bool = False,
     ) -> None:
         self.template_path = Path(template_path)
         self.region = region
         self.port = port
-        self.execute_state_machines = execute_state_machines
         self.endpoint_url = ""
         self.env: dict[str, str] = {}
         self.tables: dict[str, str] = {}
@@ -172,9 +170,6 @@ class EmbeddedStack:
         # moto's backends are process-wide: start from empty even if an earlier stack (or a
         # mock_aws block) left state behind. So: one embedded stack per process at a time.
         self._post("/moto-api/reset", b"")
-        if self.execute_state_machines:
-            self._moto_config({"stepfunctions": {"execute_state_machine": True},
-                               "lambda": {"use_docker": False}})
         self._set_env({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url,
                        "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region})
         self.tables = create_tables(self.client("dynamodb"), self.template_path)
@@ -214,9 +209,6 @@ class EmbeddedStack:
         """Empty every moto backend, then recreate the tables."""
         self._post("/moto-api/reset", b"")
         self.tables = create_tables(self.client("dynamodb"), self.template_path)
-
-    def _moto_config(self, config: Mapping[str, Any]) -> None:
-        self._post("/moto-api/config", json.dumps(config).encode())
 
     def _post(self, path: str, body: bytes) -> None:
         request = urllib.request.Request(self.endpoint_url + path, data=body, method="POST",

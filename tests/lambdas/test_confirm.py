@@ -187,3 +187,17 @@ def test_admin_reset_closes_the_breaker(env: Env) -> None:
     assert _confirm(tenant, conversion_rows(1), "r").body["status"] == "succeeded"
     operations = [r["operation"] for r in env.audit_rows(tenant.profile_id)]
     assert operations.count("breaker_reset") == 2  # the refused reset is audited too
+
+
+def test_a_successful_confirm_closes_the_failure_window(env: Env) -> None:
+    tenant = env.tenant()
+    env.emulator.inject("http_503")
+    for i in range(2):
+        assert _confirm(tenant, conversion_rows(1, start=i), f"f-{i}").error_type == "META_UNAVAILABLE"
+    env.emulator.clear_faults()
+    assert _confirm(tenant, conversion_rows(1, start=5), "ok").body["status"] == "succeeded"
+    env.emulator.inject("http_503")
+    assert _confirm(tenant, conversion_rows(1, start=6), "f-3").error_type == "META_UNAVAILABLE"
+    env.emulator.clear_faults()
+    # two failures before the success no longer count: one failure is far from the threshold of 3
+    assert _confirm(tenant, conversion_rows(1, start=7), "after").body["status"] == "succeeded"

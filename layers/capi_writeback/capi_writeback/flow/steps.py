@@ -158,8 +158,7 @@ def confirm(call: Call, request: ConfirmRequest, services: Services | None = Non
             note.status = "replayed"
             note.fbtrace_ids = [b["fbtrace_id"] for b in stored.get("batches", []) if b.get("fbtrace_id")]
             obs.count(obs.REPLAYS)
-            obs.logger.info("confirm replayed", extra={"idempotency_key_present": True,
-                                                       "payload_hash": built.payload_hash})
+            obs.logger.info("confirm replayed", extra={"payload_hash": built.payload_hash})
             return {**stored, "request_id": call.request_id, "replayed": True,
                     "original_request_id": stored.get("request_id")}
         return _send_confirm(services, call, access, built, claim, note, key, client, batch_count)

@@ -66,10 +66,16 @@ class LocalApi:
                 "pixel_id": self.seed.pixel_id}
 
     def start(self) -> LocalApi:
+        """Start everything (a second call does nothing). The API port is bound first, so a port
+        that is taken fails at once, and moto or the emulator cannot pick it meanwhile."""
         from capi_writeback_local.stack import EmbeddedStack, table_env
 
+        if self.server is not None:
+            return self
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every AWS call
         try:
+            self.gateway = ApiGateway()
+            self.server = LocalApiServer(self.gateway, self.port, access_log=self.access_log)
             if self.embedded:
                 self.stack = EmbeddedStack().start()
             else:
@@ -87,8 +93,7 @@ class LocalApi:
                            "POWERTOOLS_METRICS_NAMESPACE": "CapiWriteback", **self.environment})
             if self.stack is not None:
                 self.seed = self.stack.seed_demo(pixel_id=self.pixel_id, meta_token=self.meta_token)
-            self.gateway = ApiGateway()
-            self.server = LocalApiServer(self.gateway, self.port, access_log=self.access_log).start()
+            self.server.start()
         except BaseException:
             self.stop()
             raise

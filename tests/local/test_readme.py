@@ -28,3 +28,42 @@ def test_serve_options_table_lists_every_option() -> None:
     section = README[start:README.index("The Meta emulator on its own")]
     documented = set(re.findall(r"`(--[a-z-]+)", section))
     assert documented == options
+
+
+def test_safety_flow_commands_work_as_written(tmp_path: Path) -> None:
+    """Runs the README's serve + curl walk-through (port and file paths moved out of the way)."""
+    import json
+    import socket
+    import subprocess
+
+    section = README[README.index("## The safety flow"):README.index("`make serve` runs it")]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    script = ["set -u"]
+    for block in blocks:
+        lines = [line[3:] if line.startswith("   ") else line for line in block.splitlines()]
+        script += [line for line in lines if not line.lstrip().startswith("#") and line != "make setup"]
+        script.append('echo "<<<END>>>"')
+    script.append('curl -s -X POST "$API/writeback/confirm" -H "$AUTH" -H "$JSON" '
+                  "-d '{\"last_days\": 7, \"idempotency_key\": \"push-2026-11-24\"}'")
+    script.append('echo "<<<END>>>"')
+    script.append('kill $SERVE_PID; wait $SERVE_PID; echo "serve exited $?"')
+    text = "\n".join(script).replace("3000", port).replace("/tmp/capi-serve", str(tmp_path / "capi-serve"))
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(["bash", "-c", text], cwd=root, capture_output=True, text=True, timeout=120)
+    parts = done.stdout.split("<<<END>>>")
+    assert len(parts) == len(blocks) + 2, done.stdout + done.stderr
+    start, stored, preview, dry_run, confirm, audit, refused, replay, end = (p.strip() for p in parts)
+    assert json.loads(start)["api_url"] == f"http://127.0.0.1:{port}"
+    assert json.loads(stored) == {"stored": 3, "rejected": []}
+    preview_body = json.loads(preview)
+    assert preview_body["event_count"] == 2
+    assert [s["reason"] for s in preview_body["skipped"]] == ["PURCHASE_MISSING_VALUE"]
+    assert json.loads(dry_run)["events_received"] == 2
+    assert json.loads(confirm)["status"] == "succeeded" and json.loads(confirm)["replayed"] is False
+    assert [row["operation"] for row in json.loads(audit)["items"]] == ["confirm", "dry_run", "preview"]
+    assert json.loads(refused)["error"]["type"] == "UNAUTHENTICATED"
+    assert json.loads(replay)["replayed"] is True
+    assert end == "serve exited 0"

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, RuntimeError) as exc:  # e.g. the port is taken
             print(f"capi-writeback serve: cannot start: {exc}", file=sys.stderr, flush=True)
             return 1
-        with api:
+        try:
             first_line_out.write(json.dumps(api.info()) + "\n")
             first_line_out.flush()
             print(f"capi-writeback serve: API on {api.url}/v1 (docs: {api.url}/v1/docs); "
@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
             while not stop.wait(0.5):
                 pass
             print("capi-writeback serve: stopping", file=sys.stderr, flush=True)
+        finally:
+            api.stop()
     finally:
         sys.stdout = first_line_out
         for sig, handler in previous.items():

@@ -115,3 +115,25 @@ def assert_meta_valid(event: dict[str, Any]) -> None:
 def _write(path: Path, data: bytes) -> str:
     path.write_bytes(data)
     return str(path)
+
+
+def test_settings_file_applies_mappings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = {"country": "GB", "currency": "GBP", "event_mapping": {"Deal Won": "Purchase"},
+                "column_mapping": {"Kunde": "email", "Betrag": "value", "Art": "outcome_type"}}
+    settings_path = _write(tmp_path / "settings.json", json.dumps(settings).encode())
+    rows = _write(tmp_path / "rows.csv",
+                  b"conversion_id,Art,occurred_at,Kunde,Betrag,phone\n"
+                  b"d-1,Deal Won,1763890000,a@example.com,10,07911 123456\n")
+    code, lines, _ = run_build(capsys, "--input", rows, "--settings", settings_path, "--now", str(NOW))
+    assert code == 0
+    event = lines[0]["event"]
+    assert event["event_name"] == "Purchase"
+    assert event["custom_data"] == {"value": 10, "currency": "GBP"}
+    assert len(event["user_data"]["ph"]) == 1 and lines[0]["warnings"] == []
+
+
+def test_bad_settings_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["build", "--input", str(DATA / "conversions.csv"),
+                 "--settings", _write(tmp_path / "s.json", b"{not json")])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1

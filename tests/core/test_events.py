@@ -273,3 +273,16 @@ def test_settings_round_trip() -> None:
     assert ProfileSettings.from_dict(settings.to_dict()) == settings
     assert ProfileSettings.from_dict(None) == ProfileSettings()
     assert ProfileSettings.from_dict({"country": " ", "event_mapping": None}).country is None
+
+
+def test_unknown_columns_are_reported_once_with_their_rows() -> None:
+    rows = [make_row(conversion_id=f"c{i}", **{"Emial": "x@example.com", "notes": "vip"}) for i in range(3)]
+    rows.append(make_row(conversion_id="c9"))
+    result = build(*rows)
+    assert "ignored unknown column 'Emial' (map it with the profile's column_mapping) (rows 0, 1, 2)" in \
+        result.warnings
+    assert len([w for w in result.warnings if "ignored unknown column" in w]) == 2
+    mapping = {"Emial": "email", "notes": "order_id"}
+    mapped = build_events(rows[:1], ProfileSettings(column_mapping=mapping), NOW)
+    assert not [w for w in mapped.warnings if "ignored" in w]
+    assert mapped.payload[0]["custom_data"]["order_id"] == "vip"

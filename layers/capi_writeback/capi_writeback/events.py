@@ -22,7 +22,7 @@ from capi_writeback.mapping import event_table
 from capi_writeback.normalize import fbc_from_fbclid, hashed_user_data, normalize_currency, row_country
 from capi_writeback.normalize.currency import parse_amount
 from capi_writeback.quality import LEVELS, MatchQuality, match_quality
-from capi_writeback.rows import InvalidRow, Rejection, canonical_row, row_identity
+from capi_writeback.rows import InvalidRow, Rejection, canonical_row, row_identity, unknown_keys
 from capi_writeback.settings import ProfileSettings
 from capi_writeback.validate import (
     Problem,
@@ -158,11 +158,19 @@ def _build_all(rows: Iterable[Mapping[str, Any] | InvalidRow], ctx: _Context) ->
     skipped: list[SkippedRow] = []
     seen: set[str] = set()
     notes: dict[str, list[int]] = {}
+    ignored: dict[str, list[int]] = {}  # unknown column -> rows that had it
+    last_keys: tuple[Any, ...] = ()
+    last_unknown: list[str] = []
     for index, raw in enumerate(rows):
         if type(raw) is not dict and not isinstance(raw, Mapping):
             detail = raw.detail if isinstance(raw, InvalidRow) else "a row must be an object"
             skipped.append(SkippedRow(index, None, SkipReason.INVALID_ROW, detail))
             continue
+        keys = tuple(raw)
+        if keys != last_keys:  # rows of one export share their keys: look once per shape
+            last_keys, last_unknown = keys, unknown_keys(raw, ctx.column_mapping)
+        for key in last_unknown:
+            ignored.setdefault(str(key), []).append(index)
         try:
             outcome = _build_one(raw, ctx)
         except Exception as exc:  # a bug must cost one row, not the whole preview
@@ -182,6 +190,8 @@ def _build_all(rows: Iterable[Mapping[str, Any] | InvalidRow], ctx: _Context) ->
         for warning in warnings:
             notes.setdefault(warning, []).append(index)
         built.append(BuiltEvent(index, conversion_id, event, match_quality(event["user_data"]), warnings))
+    for key, indices in ignored.items():
+        notes[f"ignored unknown column '{key[:40]}' (map it with the profile's column_mapping)"] = indices
     return BuildResult(built, skipped, _summarize(notes))
 
 

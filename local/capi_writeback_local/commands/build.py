@@ -26,7 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="input format (default: from the file extension, else jsonl)")
     parser.add_argument("--now", type=float, default=None, metavar="UNIX",
                         help="the clock for the age rules, in unix seconds (default: now)")
-    parser.add_argument("--action-source", default="system_generated",
+    parser.add_argument("--settings", default=None, metavar="JSON_FILE",
+                        help="profile settings as stored: {action_source, country, currency, "
+                             "event_mapping, column_mapping}")
+    parser.add_argument("--action-source", default=None,
                         help="profile default action_source (default: system_generated)")
     parser.add_argument("--country", default=None, help="profile default country for phones etc.")
     parser.add_argument("--currency", default=None, help="profile default currency")
@@ -39,8 +42,11 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         print(f"capi-writeback build: cannot read {args.input}: {_reason(exc)}", file=sys.stderr)
         return 2
-    settings = ProfileSettings(action_source=args.action_source, country=args.country,
-                               currency=args.currency)
+    try:
+        settings = _settings(args)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"capi-writeback build: cannot read settings {args.settings}: {_reason(exc)}", file=sys.stderr)
+        return 2
     now = time.time() if args.now is None else args.now
     try:
         result = build_events(read_rows(text, fmt), settings, now)
@@ -61,6 +67,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace) -> ProfileSettings:
+    """--settings first, then the single-value flags over it."""
+    stored: dict[str, Any] = {}
+    if args.settings:
+        loaded = json.loads(Path(args.settings).read_bytes().decode("utf-8-sig"))
+        if not isinstance(loaded, dict):
+            raise ValueError("settings must be a JSON object")
+        stored = dict(loaded)
+    for key in ("action_source", "country", "currency"):
+        if getattr(args, key) is not None:
+            stored[key] = getattr(args, key)
+    return ProfileSettings.from_dict(stored)
+
+
 def _read(name: str) -> str:
     if name == "-":
         return sys.stdin.buffer.read().decode("utf-8-sig")
@@ -75,4 +95,6 @@ def _reason(exc: BaseException) -> str:
         return "not UTF-8 text"
     if isinstance(exc, FileNotFoundError):
         return "no such file"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON ({exc.msg})"
     return getattr(exc, "strerror", None) or str(exc)

@@ -86,7 +86,7 @@ class MetaEmulator:
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="meta-emulator", daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": 0.01}, name="meta-emulator", daemon=True
         )
         self._thread.start()
         return self

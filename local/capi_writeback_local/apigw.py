@@ -221,7 +221,11 @@ class FunctionPool:
             raise FileNotFoundError(path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:  # like a failed Lambda init: nothing half-loaded is kept
+            del sys.modules[module_name]
+            raise
         return module
 
     def invoke(self, name: str, event: dict[str, Any], context: LambdaContext) -> Any:
@@ -237,13 +241,6 @@ class FunctionPool:
         finally:
             with self._lock:
                 self._idle[name].append(module)
-
-    def warm(self, names: Sequence[str]) -> None:
-        """Load one copy of each function now (a cold start before the first request)."""
-        for name in names:
-            module = self._load(name)
-            with self._lock:
-                self._idle.setdefault(name, []).append(module)
 
 
 class ApiGateway:
@@ -267,12 +264,6 @@ class ApiGateway:
         self.account_id = account_id
         self.api_id = api_id
         self.host = host
-
-    def function_names(self) -> list[str]:
-        names = {r.function for r in self.routes}
-        if any(r.authorized for r in self.routes):
-            names.add(self.api.authorizer_function)
-        return sorted(names)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """The HTTP response API Gateway would give to `request`."""

@@ -7,6 +7,7 @@ checked on its own; the real handlers run behind it in test_serve.py.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import threading
 from collections.abc import Callable
@@ -265,3 +266,17 @@ def test_concurrent_requests_get_separate_function_copies(tmp_path: Path) -> Non
     assert len({r.body for r in results}) >= 2  # more than one copy was loaded
     again = gateway.handle(HttpRequest("GET", "/slow"))
     assert again.body in {r.body for r in results}  # a warm copy is reused, not loaded again
+
+
+def test_a_function_that_fails_to_load_answers_502_and_is_not_kept(tmp_path: Path) -> None:
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "app.py").write_text("raise ImportError('no such dependency')\n")
+    api = dataclasses.replace(ApiDefinition.from_template(),
+                              routes=(Route("GET", "/broken", "broken", authorized=False),))
+    gateway = ApiGateway(FunctionPool(tmp_path), api)
+    response = gateway.handle(HttpRequest("GET", "/broken"))
+    assert response.status == 502
+    assert _error(response)["type"] == "INTERNAL"  # the template's DEFAULT_5XX body
+    (folder / "app.py").write_text("def lambda_handler(event, context):\n    return {'statusCode': 204}\n")
+    assert gateway.handle(HttpRequest("GET", "/broken")).status == 204

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 
 import phonenumbers
 import pytest
@@ -214,7 +215,8 @@ def test_currency(raw: str, expected: str | None) -> None:
 @pytest.mark.parametrize(("raw", "expected"), [
     ("142.52", 142.52), ("$1,234.50", 1234.5), ("12,5", 12.5), ("1,234", 1234), ("USD 12", 12),
     ("12.50 usd", 12.5), (100, 100), (3.5, 3.5), ("-5", None), (-1, None), ("abc", None), ("", None),
-    (float("nan"), None), (True, None), ("1.2.3", None),
+    (float("nan"), None), (True, None), ("1.2.3", None), (Decimal("12.50"), 12.5), (Decimal("7"), 7),
+    (Decimal("NaN"), None), (Decimal("-1"), None),
 ])
 def test_amount(raw: object, expected: float | int | None) -> None:
     assert parse_amount(raw) == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,7 @@ def test_nested_user_data_and_custom_data_are_flattened() -> None:
     (1763890000, 1763890000, False),
     ("1763890000", 1763890000, False),
     (1763890000.7, 1763890000, False),
+    (Decimal("1763890000"), 1763890000, False),
     (1763890000123, 1763890000, True),
     ("1763890000123", 1763890000, True),
     ("2025-11-23T09:26:40Z", 1763890000, False),

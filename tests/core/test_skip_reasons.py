@@ -40,6 +40,7 @@ def test_invalid_row() -> None:
 def test_missing_conversion_id() -> None:
     assert only_reason(make_row(conversion_id=None)) is SkipReason.MISSING_CONVERSION_ID
     assert only_reason(make_row(conversion_id="   ")) is SkipReason.MISSING_CONVERSION_ID
+    assert reasons(make_row(conversion_id=0)) == []
 
 
 def test_duplicate_conversion_id() -> None:

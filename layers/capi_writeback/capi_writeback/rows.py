@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import json
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from functools import lru_cache
 from typing import IO, Any, NamedTuple
 
@@ -137,8 +138,10 @@ def _csv_rows(stream: IO[str]) -> Iterator[dict[str, Any] | InvalidRow]:
 
 
 def _kind(value: Any) -> str:
-    return {list: "an array", str: "a string", int: "a number", float: "a number",
-            bool: "a boolean"}.get(type(value), "null")
+    if value is None:
+        return "null"
+    return {list: "an array", dict: "an object", str: "a string", int: "a number", float: "a number",
+            bool: "a boolean"}.get(type(value), type(value).__name__)
 
 
 @lru_cache(maxsize=4096)
@@ -243,8 +246,8 @@ def parse_occurred_at(value: Any) -> tuple[int, str | None]:
             number: float = float(text)
         except ValueError:
             return _parse_iso(text), None
-    elif isinstance(value, (int, float)):
-        number = value
+    elif isinstance(value, (int, float, Decimal)):  # Decimal: numbers read back from DynamoDB
+        number = float(value)
     else:
         raise ValueError(f"occurred_at must be a number or an ISO-8601 string, not {_kind(value)}")
     if not number == number or number < 1 or number >= _MAX_UNIX:
@@ -277,7 +280,8 @@ class Identity(NamedTuple):
 def row_identity(row: Mapping[str, Any], table: Mapping[str, str]) -> Identity | Rejection:
     """The checks that no later data can fix: conversion_id, timestamp, event name, action_source."""
     conversion_id = row.get("conversion_id")
-    if isinstance(conversion_id, (bool, dict, list)) or not str(conversion_id or "").strip():
+    if conversion_id is None or isinstance(conversion_id, (bool, dict, list)) \
+            or not str(conversion_id).strip():
         return Rejection(SkipReason.MISSING_CONVERSION_ID, "conversion_id is required")
     try:
         occurred_at, time_warning = parse_occurred_at(row.get("occurred_at"))

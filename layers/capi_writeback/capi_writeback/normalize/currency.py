@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 ISO_4217 = frozenset({
     "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN",
@@ -39,6 +40,9 @@ def parse_amount(value: object) -> float | int | None:
         return None
     if isinstance(value, int):
         return value if value >= 0 else None
+    if isinstance(value, Decimal):  # numbers read back from DynamoDB
+        value = int(value) if value == value.to_integral_value() and value.is_finite() else float(value)
+        return parse_amount(value)
     if isinstance(value, float):
         return value if value >= 0 and value == value and value != float("inf") else None
     if not isinstance(value, str):

@@ -250,13 +250,13 @@ def check_event(event: Mapping[str, Any], now: float, strictness: Strictness) ->
     name, event_time, user_data, source = (
         get("event_name"), get("event_time"), get("user_data"), get("action_source")
     )
-    for field_name, value in (
-        ("event_name", name), ("event_time", event_time), ("user_data", user_data), ("action_source", source)
-    ):
-        if value is None or value == "":
-            raise _invalid(
-                "Missing Required Parameter", f"The {field_name} parameter is required for each event."
-            )
+    required = (name, event_time, user_data, source)
+    if None in required or "" in required:
+        for field_name in ("event_name", "event_time", "user_data", "action_source"):
+            if get(field_name) in (None, ""):
+                raise _invalid(
+                    "Missing Required Parameter", f"The {field_name} parameter is required for each event."
+                )
     if not isinstance(name, str):
         raise _invalid("Invalid Event Name", "The event_name parameter must be a string.")
     if not isinstance(source, str) or source not in ACTION_SOURCES:
@@ -334,6 +334,7 @@ def _present(value: Any) -> bool:
 
 
 _HASHED = frozenset(HASHED_KEYS)
+_BASELINE_KEYS = frozenset().union(*BASELINE_INVALID)
 _NOT_HASHED_MSG = (
     "The {key} parameter isn’t hashed. Hash all user parameters as SHA256, except for client user agent, "
     "click ID, and browser ID. Any other user parameters that are not hashed are automatically rejected by "
@@ -345,11 +346,11 @@ def _check_user_data(user_data: Any, strictness: Strictness) -> None:
     """Rule 6: hashed keys are hashes, never-hashed keys look right, identifiers are matchable."""
     if not isinstance(user_data, dict):
         raise _invalid("Invalid User Data", "The user_data parameter must be an object.")
-    keys: list[str] = []
+    keys: set[str] = set()
     for key, value in user_data.items():
-        if not _present(value):
+        if value is None or value == "" or value == []:
             continue
-        keys.append(key)
+        keys.add(key)
         if key in _HASHED:
             for item in value if isinstance(value, list) else (value,):
                 if not (isinstance(item, str) and (
@@ -386,14 +387,17 @@ def _check_user_data(user_data: Any, strictness: Strictness) -> None:
         raise _invalid(
             "Missing User Data", "You must provide at least one customer information parameter in user_data."
         )
-    if strictness.check_baseline:
-        present = frozenset(keys)
-        if any(present <= combo for combo in BASELINE_INVALID):
-            raise _invalid(
-                "Insufficient Customer Information",
-                "The customer information parameters of this event cannot be matched: add email, phone, "
-                "external_id, click ID, browser ID or IP address.",
-            )
+    # a key outside every baseline-invalid combination makes the event matchable (fast path)
+    if (
+        strictness.check_baseline
+        and keys <= _BASELINE_KEYS
+        and any(keys <= combo for combo in BASELINE_INVALID)
+    ):
+        raise _invalid(
+            "Insufficient Customer Information",
+            "The customer information parameters of this event cannot be matched: add email, phone, "
+            "external_id, click ID, browser ID or IP address.",
+        )
 
 
 def _check_custom_data(event_name: str, custom_data: Any) -> None:

@@ -46,6 +46,8 @@ template-check: setup $(SAMVENV)/.installed
 	$(BIN)/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAMVENV)/bin/sam validate --lint --template template.yaml --region us-east-1
 	SAM_CLI_TELEMETRY=0 $(SAMVENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build
+	# Ship bytecode in the layer: cold-start imports ~2.3x -> ~1.3x `import boto3` (make bench).
+	$(SAMVENV)/bin/python -m compileall -q --invalidation-mode unchecked-hash .aws-sam/build/CapiWritebackLayer/python
 
 clean:
 	rm -rf $(VENV) $(SAMVENV) .aws-sam

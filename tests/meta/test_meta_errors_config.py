@@ -74,6 +74,11 @@ def test_config_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert default.concurrency == 4
 
 
+def test_ids_cannot_change_the_path() -> None:
+    url = MetaClientConfig(base_url="http://127.0.0.1:9").events_url("12/../../other?access_token=x")
+    assert url == "http://127.0.0.1:9/v25.0/12%2F..%2F..%2Fother%3Faccess_token%3Dx/events"
+
+
 def test_config_rejects_oversized_batches() -> None:
     with pytest.raises(ValueError):
         MetaClientConfig(batch_size=1001)

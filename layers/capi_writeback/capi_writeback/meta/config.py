@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from urllib.parse import quote
 
 from .retry import RetryPolicy
 
@@ -42,7 +43,8 @@ class MetaClientConfig:
 
     def events_url(self, pixel_id: str) -> str:
         """The events edge URL; it never carries the token (that goes in the body)."""
-        return f"{self.base_url.rstrip('/')}/{self.api_version}/{pixel_id}/events"
+        version, pixel = quote(self.api_version, safe=""), quote(pixel_id, safe="")
+        return f"{self.base_url.rstrip('/')}/{version}/{pixel}/events"
 
     @classmethod
     def from_env(cls, **overrides: object) -> MetaClientConfig:

@@ -291,7 +291,8 @@ class MetaEmulator:
         if self.keep_events and verdict.event_count is not None:
             entry["events"] = verdict.events if verdict.events is not None else _Lazy(inbound)
         if verdict.status == 200:
-            stored = _Accepted(str(verdict.pixel_id), verdict.test_event_code, verdict.events, inbound)
+            raw_copy = inbound if verdict.events is None else None  # keep raw bytes only when not parsed
+            stored = _Accepted(str(verdict.pixel_id), verdict.test_event_code, verdict.events, raw_copy)
             with self._lock:
                 self._accepted.append(stored)
         return verdict.status, verdict.body, "application/json"
@@ -353,11 +354,13 @@ class _Accepted:
     pixel_id: str
     test_event_code: str | None
     events: list[dict[str, Any]] | None
-    inbound: rules.Inbound
+    inbound: rules.Inbound | None
 
     def all_events(self) -> list[dict[str, Any]]:
         if self.events is None:
+            assert self.inbound is not None
             self.events = rules.decode_events(self.inbound)
+            self.inbound = None
         return self.events
 
 

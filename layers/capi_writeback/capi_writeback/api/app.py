@@ -60,9 +60,6 @@ def build_resolver(*registrations: Register) -> APIGatewayRestResolver:
                                                   "fields": [d["field"] for d in error.details]})
         return respond(error)
 
-    def _model_validation(exc: ValidationError) -> Response[str]:
-        return respond(validation_error(exc.errors()))
-
     def _not_found(exc: NotFoundError) -> Response[str]:
         return respond(NotFound())
 
@@ -72,7 +69,6 @@ def build_resolver(*registrations: Register) -> APIGatewayRestResolver:
 
     app.exception_handler(ApiError)(_api_error)
     app.exception_handler(ValidationException)(_validation)
-    app.exception_handler(ValidationError)(_model_validation)
     app.exception_handler(NotFoundError)(_not_found)
     app.exception_handler(Exception)(_unexpected)
     return app

@@ -39,31 +39,12 @@ def validation_error(errors: Iterable[Mapping[str, Any]]) -> ValidationFailed:
 
 
 def as_api_error(exc: BaseException) -> ApiError:
-    """Any exception as an ApiError: ApiErrors as they are, validation failures as VALIDATION_ERROR,
-    anything else as INTERNAL (no message or trace from the exception reaches the caller)."""
+    """Any exception as an ApiError: ApiErrors as they are, anything else INTERNAL (no message or
+    trace of it reaches the caller). Request validation is shaped where it happens: a pydantic error
+    anywhere else (e.g. a response model) is our bug, not the caller's."""
     if isinstance(exc, ApiError):
         return exc
-    errors = getattr(exc, "errors", None)
-    if callable(errors) and _is_validation(exc):
-        return validation_error(errors())
     return Internal()
-
-
-def _is_validation(exc: BaseException) -> bool:
-    from pydantic import ValidationError
-
-    if isinstance(exc, ValidationError):
-        return True
-    try:
-        from aws_lambda_powertools.event_handler.openapi.exceptions import ValidationException
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, ValidationException)
-
-
-def http_response(error: ApiError, request_id: str | None) -> tuple[int, str, dict[str, str]]:
-    """Status, JSON body and headers of an error response."""
-    return error.status, json.dumps(error.body(request_id)), dict(error.headers)
 
 
 class DirectInvocationError(Exception):

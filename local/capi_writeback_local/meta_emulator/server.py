@@ -357,11 +357,11 @@ class _Accepted:
     inbound: rules.Inbound | None
 
     def all_events(self) -> list[dict[str, Any]]:
-        if self.events is None:
+        events = self.events
+        if events is None:  # two readers may both decode; they get equal lists
             assert self.inbound is not None
-            self.events = rules.decode_events(self.inbound)
-            self.inbound = None
-        return self.events
+            events = self.events = rules.decode_events(self.inbound)
+        return events
 
 
 class _Server(ThreadingHTTPServer):

@@ -56,6 +56,12 @@ def test_auto_path_sends_each_event_exactly_once(world: World) -> None:
                   "ApprovalMode", "Confirm", "ConfirmOutcome", "Sent", "Done"):
         assert state in entered
     assert "WaitForApproval" not in entered
+    # Same audit trail as over HTTP: one row per step, for the actor named in the input.
+    items = world.dynamodb.query(TableName=world.tables["AUDIT_TABLE"],
+                                 KeyConditionExpression="profile_id = :p",
+                                 ExpressionAttributeValues={":p": {"S": seed.profile_id}})["Items"]
+    assert sorted(item["operation"]["S"] for item in items) == ["confirm", "dry_run", "preview"]
+    assert {item["actor"]["S"] for item in items} == {seed.user_id}
 
 
 def test_rerunning_the_same_input_replays_instead_of_resending(world: World) -> None:

@@ -8,6 +8,10 @@ ones, and injects faults on demand. Control endpoints live under `/_emulator/`.
 Latency faults set a floor on the response time: an affected request is answered no sooner than
 `latency_ms` after it arrived (the time spent parsing and validating counts toward it), like a remote
 server whose answers take that long.
+
+With `workers=N` (> 0) requests are judged by `rules.evaluate` in N spawned processes, so a busy
+emulator uses more than one core; events are then decoded again only when someone reads them. As
+with any spawned pool, a script starting it needs the `if __name__ == "__main__":` guard.
 """
 
 from __future__ import annotations

@@ -106,7 +106,10 @@ def test_partial_failure_then_retry_sends_nothing_twice(env: Env, monkeypatch: p
     monkeypatch.setenv("META_CONCURRENCY", "1")  # batch 0 meets the faults, batch 1 does not
     tenant = env.tenant()
     rows = conversion_rows(1500)
-    env.emulator.inject("http_500", count=5)  # more than the client's retries for one batch
+    from capi_writeback.meta.config import MetaClientConfig
+
+    # exactly the attempts the client makes for one batch: batch 0 fails, batch 1 is untouched
+    env.emulator.inject("http_500", count=MetaClientConfig.from_env().max_attempts)
     first = _confirm(tenant, rows, "big-1")
     assert first.status == 200, first.body
     assert first.body["status"] == "partially_failed"

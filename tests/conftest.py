@@ -60,6 +60,14 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _moto_dynamodb_atomic() -> None:
+    """DynamoDB applies each request atomically; in-process moto does not unless told to."""
+    from capi_writeback_local.moto_atomic import serialize_moto_dynamodb
+
+    serialize_moto_dynamodb()
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _loopback_only() -> Iterator[None]:
     socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]

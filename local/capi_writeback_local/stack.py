@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from capi_writeback_local.cfn_template import DEFAULT_TEMPLATE, load_template, resources_of_type
+from capi_writeback_local.moto_atomic import serialize_moto_dynamodb
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
 DEFAULT_PREFIX = "capi-writeback-"
@@ -163,6 +164,7 @@ class EmbeddedStack:
         """Start moto, set the environment, create the tables."""
         from moto.server import ThreadedMotoServer
 
+        serialize_moto_dynamodb()  # DynamoDB's per-request atomicity, which the rails rely on
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()

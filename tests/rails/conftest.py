@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,7 +14,6 @@ from capi_writeback.rails.clock import ManualClock
 from capi_writeback.store import dynamodb, memory
 from capi_writeback_local.stack import create_tables
 from moto import mock_aws
-from moto.dynamodb.responses import DynamoHandler
 
 START = 1_780_000_000.0
 
@@ -25,25 +23,13 @@ def clock() -> ManualClock:
     return ManualClock(START)
 
 
-_ONE_REQUEST_AT_A_TIME = threading.Lock()
-
-
-def _atomic(call_action: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def call(handler: Any) -> Any:
-        with _ONE_REQUEST_AT_A_TIME:
-            return call_action(handler)
-    return call
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """A fresh moto account with every table of template.yaml; env vars point the stores at them.
 
-    DynamoDB applies each request to an item atomically; in-process moto does not (two threads can
-    interleave inside one UpdateItem and lose an append). Serializing moto's request handling
-    restores the service's guarantee, so the concurrency tests test our code, not moto's races.
+    moto's DynamoDB is made per-request atomic for the whole session (tests/conftest.py), so the
+    concurrency tests test our code, not moto's races.
     """
-    monkeypatch.setattr(DynamoHandler, "call_action", _atomic(DynamoHandler.call_action))
     with mock_aws():
         dynamodb.reset_client()
         client = boto3.client("dynamodb", region_name=os.environ["AWS_DEFAULT_REGION"])

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from capi_writeback.auth import Principal, find_profile
 from capi_writeback.errors import ApiError
 from capi_writeback.flow.services import Services
 from capi_writeback.observability import logger
@@ -21,14 +22,14 @@ from capi_writeback.rails.audit import iso_ms
 
 T = TypeVar("T")
 
-__all__ = ["Call", "Note", "audited", "iso_ms"]
+__all__ = ["Call", "Note", "audited", "iso_ms", "record_refusal"]
 
 
 @dataclass(frozen=True)
 class Call:
     """Who asks for what, under which request id (no AWS event shapes beyond this)."""
 
-    principal: Any  # capi_writeback.auth.Principal
+    principal: Principal
     profile_id: str
     request_id: str | None
 
@@ -77,8 +78,6 @@ def audited(services: Services, call: Call, operation: str, body: Callable[[Note
 def record_refusal(services: Services, call: Call, operation: str, error: ApiError) -> None:
     """The audit row of a step refused before it started (a malformed request), when the profile is
     the caller's. Never raises: the refusal itself is the answer that matters."""
-    from capi_writeback.auth import find_profile
-
     try:
         profile = find_profile(services.directory, call.principal, call.profile_id)
         if profile is None:

@@ -39,6 +39,11 @@ def test_full_flow_logs_no_pii_and_no_token(env: Env, capfd: pytest.CaptureFixtu
     assert tenant.call("confirm", {"last_days": 7, "idempotency_key": "pii-1"}).body["replayed"] is True
     assert tenant.call("preview", {"rows": rows, "outcome_types": [EMAIL]}).status == 422
     assert tenant.call("preview", {"rows": [{**rows[0], "occurred_at": "garbage " + EMAIL}]}).status == 200
+    junk = {**rows[0], "email": "Jane.Doe at home", "phone": "Jane's cell 555-0199", "zip": "Springfield"}
+    junk_preview = tenant.call("preview", {"rows": [junk]})
+    assert junk_preview.status == 200 and junk_preview.body["warnings"]
+    for secret in ("Jane", "555-0199", "Springfield"):
+        assert secret not in str(junk_preview.body), secret
     load_handler("preview")({"profile_id": tenant.profile_id, "actor": tenant.user_id,
                              "selection": {"rows": rows}}, LambdaContext(aws_request_id="d1"))
     env.emulator.inject("code_190")

@@ -11,7 +11,8 @@ Deny wins, no matching Allow is a deny); on allow its context (values as strings
 `httpMethod`, `headers`/`multiValueHeaders`, query strings, `pathParameters`, `requestContext`,
 `body`, `isBase64Encoded`) and its proxy response (`statusCode`, `headers`, `multiValueHeaders`,
 `body`, `isBase64Encoded`) becomes the HTTP response. Responses the gateway makes itself (401 for a
-refused token, unknown routes, 413, a crashed function) use the template's GatewayResponses.
+refused token, unknown routes, 413, a crashed function, 504 after the 29 s integration timeout while
+the function carries on) use the template's GatewayResponses.
 
 Functions are loaded from `functions/<name>/app.py` with importlib under unique module names (every
 one is called app.py). Like Lambda, a loaded copy (a "container") serves one request at a time;
@@ -44,6 +45,7 @@ from capi_writeback_local.cfn_template import DEFAULT_TEMPLATE, load_template, r
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+INTEGRATION_TIMEOUT_SECONDS = 29.0  # API Gateway's default (and, for REST APIs, usual) maximum
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ DEFAULT_GATEWAY_STATUS = {
     "AUTHORIZER_CONFIGURATION_ERROR": (500, None),
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
     "INTEGRATION_FAILURE": (502, "Internal server error"),
+    "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
 }
 
 
@@ -255,6 +258,7 @@ class ApiGateway:
         account_id: str = "123456789012",
         api_id: str = "local",
         host: str = "127.0.0.1",
+        integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
     ) -> None:
         self.functions = functions or FunctionPool()
         self.api = api or ApiDefinition.from_template()
@@ -264,6 +268,7 @@ class ApiGateway:
         self.account_id = account_id
         self.api_id = api_id
         self.host = host
+        self.integration_timeout = integration_timeout
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """The HTTP response API Gateway would give to `request`."""
@@ -275,17 +280,29 @@ class ApiGateway:
             return self._gateway("MISSING_AUTHENTICATION_TOKEN", request_id)
         authorizer: dict[str, Any] | None = None
         if route.authorized:
-            outcome = self._authorize(request, request_id)
-            if isinstance(outcome, HttpResponse):
-                return outcome
-            authorizer = outcome
+            decision = self._authorize(request, request_id)
+            if isinstance(decision, HttpResponse):
+                return decision
+            authorizer = decision
         event = self.proxy_event(request, route, params, request_id, authorizer)
         context = LambdaContext(route.function, self.region, self.account_id)
-        try:
-            result = self.functions.invoke(route.function, event, context)
-            return self._proxy_response(result, request_id)
-        except Exception:  # a crashed or malformed integration: API Gateway answers 502
+        outcome: dict[str, Any] = {}
+
+        def integrate() -> None:
+            try:
+                outcome["result"] = self.functions.invoke(route.function, event, context)
+            except Exception:  # a crashed integration: API Gateway answers 502
+                outcome["failed"] = True
+
+        # Like API Gateway, stop waiting after the integration timeout; the function carries on.
+        worker = threading.Thread(target=integrate, name=f"lambda-{route.function}", daemon=True)
+        worker.start()
+        worker.join(self.integration_timeout)
+        if worker.is_alive():
+            return self._gateway("INTEGRATION_TIMEOUT", request_id)
+        if "result" not in outcome:
             return self._gateway("INTEGRATION_FAILURE", request_id)
+        return self._proxy_response(outcome["result"], request_id)
 
     # ---- routing and events ----------------------------------------------------------------
 
@@ -505,4 +522,5 @@ def _error_type(kind: str) -> str:
         "AUTHORIZER_FAILURE": "AuthorizerFailureException",
         "AUTHORIZER_CONFIGURATION_ERROR": "AuthorizerConfigurationException",
         "REQUEST_TOO_LARGE": "RequestTooLargeException",
+        "INTEGRATION_TIMEOUT": "IntegrationTimeout",
     }.get(kind, "InternalServerErrorException")

@@ -280,3 +280,20 @@ def test_a_function_that_fails_to_load_answers_502_and_is_not_kept(tmp_path: Pat
     assert _error(response)["type"] == "INTERNAL"  # the template's DEFAULT_5XX body
     (folder / "app.py").write_text("def lambda_handler(event, context):\n    return {'statusCode': 204}\n")
     assert gateway.handle(HttpRequest("GET", "/broken")).status == 204
+
+
+def test_integration_timeout_answers_504_while_the_function_carries_on(template_api: ApiDefinition) -> None:
+    finished = threading.Event()
+
+    def slow(event: dict[str, Any]) -> dict[str, Any]:
+        finished.wait(5)
+        return {"statusCode": 200}
+
+    pool = FakePool({"slow": slow})
+    api = dataclasses.replace(template_api, routes=(Route("GET", "/slow", "slow", authorized=False),))
+    gateway = ApiGateway(pool, api, integration_timeout=0.05)
+    response = gateway.handle(HttpRequest("GET", "/slow"))
+    assert response.status == 504
+    assert _error(response)["type"] == "INTERNAL"  # the template's DEFAULT_5XX body
+    assert len(pool.calls["slow"]) == 1  # it was invoked, and is still running
+    finished.set()

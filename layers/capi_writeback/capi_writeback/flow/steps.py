@@ -174,8 +174,8 @@ def _send_confirm(services: Services, call: Call, access: Access, built: sel.Bui
     note.failed_status = "failed"
 
     def on_batch(result: Any) -> None:
-        # Runs on the client's worker thread as each batch finishes; the ledger write is a single
-        # conditional DynamoDB update, safe from any thread.
+        # The client calls this on the calling thread, one batch at a time, as each finishes; the
+        # ledger write is a single conditional DynamoDB update.
         summary = sending.batch_summary(result)
         if summary["status"] in sending.DONE_STATUSES:
             services.ledger.record_batch(claim, summary["index"], summary)
@@ -191,9 +191,7 @@ def _send_confirm(services: Services, call: Call, access: Access, built: sel.Bui
         # Nothing more will be sent by this attempt: release the key (accepted batches stay
         # recorded) and count the failure, then answer with the typed error.
         services.ledger.finish(claim, "failed", {"status": "failed"})
-        obs.count(obs.CONFIRMS_FAILED)
-        if services.breaker.record_failure(access.profile_id):
-            obs.count(obs.BREAKER_OPENED)
+        _record_failure(services, access.profile_id)
         if not sending.is_meta_error(exc):
             raise
         raise sending.api_error_for(exc, {"operation": "confirm", "status": "failed",
@@ -220,10 +218,7 @@ def _send_confirm(services: Services, call: Call, access: Access, built: sel.Bui
     if status == "succeeded":
         services.breaker.record_success(access.profile_id)
     else:
-        obs.count(obs.CONFIRMS_FAILED)
-        if services.breaker.record_failure(access.profile_id):
-            obs.count(obs.BREAKER_OPENED)
-            obs.logger.warning("circuit breaker opened", extra={"profile_id": access.profile_id})
+        _record_failure(services, access.profile_id)
     services.ledger.finish(claim, status, result)
     note.status = status
     obs.logger.info("confirm finished", extra={"status": status, "event_count": built.event_count,
@@ -234,6 +229,14 @@ def _send_confirm(services: Services, call: Call, access: Access, built: sel.Bui
                                               "idempotency_key": key, "payload_hash": built.payload_hash,
                                               "batches": result["batches"]})
     return result
+
+
+def _record_failure(services: Services, profile_id: str) -> None:
+    """A failed or partially failed confirm: count it and feed the profile's circuit breaker."""
+    obs.count(obs.CONFIRMS_FAILED)
+    if services.breaker.record_failure(profile_id):
+        obs.count(obs.BREAKER_OPENED)
+        obs.logger.warning("circuit breaker opened", extra={"profile_id": profile_id})
 
 
 def _missing(index: int, event_count: int, batch_count: int) -> dict[str, Any]:

@@ -144,3 +144,15 @@ def test_unexpected_failure_is_internal_without_a_trace(env: Env) -> None:
                                  "selection": {"rows": conversion_rows(1)}, "idempotency_key": "x"},
                                 LambdaContext(aws_request_id="d"))
     assert type(caught.value).__name__ == "INTERNAL" and "on fire" not in str(caught.value)
+
+
+def test_a_json_body_sent_as_a_form_is_read_as_json(env: Env) -> None:
+    """curl -d without a Content-Type says form-urlencoded; the API is JSON-only and reads it so."""
+    tenant = env.tenant()
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = tenant.call("preview", {"last_days": 7}, headers=form)
+    assert response.status == 200, response.body
+    assert response.body["operation"] == "preview"
+    bad = tenant.call("preview", {"last_days": 7, "email": "jane@example.com"}, headers=form)
+    assert bad.status == 422
+    assert [d["field"] for d in bad.body["error"]["details"]] == ["email"]

@@ -130,7 +130,7 @@ def make_handler(*registrations: Register,
             request_id = _request_id_of(event) if isinstance(event, Mapping) else None
             obs.logger.set_correlation_id(request_id)
             try:
-                return resolver().resolve(event, context)
+                return resolver().resolve(_as_json_request(event), context)
             except Exception as exc:  # the event itself is unusable (not a proxy event)
                 obs.logger.exception("cannot resolve event", extra={"error_class": type(exc).__name__})
                 error = as_api_error(exc)
@@ -141,6 +141,25 @@ def make_handler(*registrations: Register,
 
     lambda_handler.resolver = resolver  # type: ignore[attr-defined]
     return lambda_handler
+
+
+def _as_json_request(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Every body of this API is JSON, whatever Content-Type the caller sent.
+
+    curl's `-d` defaults to application/x-www-form-urlencoded, which Powertools would parse as a form
+    (the whole JSON text becoming one field name, echoed back and logged). One rule here instead.
+    """
+    headers = event.get("headers")
+    if not event.get("body") or not isinstance(headers, Mapping):
+        return event
+    json_type = {"Content-Type": "application/json"}
+    fixed = {k: v for k, v in headers.items() if str(k).lower() != "content-type"} | json_type
+    multi = event.get("multiValueHeaders")
+    out = {**event, "headers": fixed}
+    if isinstance(multi, Mapping):
+        out["multiValueHeaders"] = {k: v for k, v in multi.items() if str(k).lower() != "content-type"} | {
+            "Content-Type": ["application/json"]}
+    return out
 
 
 DIRECT_BODY_KEYS = ("idempotency_key", "test_event_code", "preview_id", "pixel_id")

@@ -68,6 +68,11 @@ ERRORS: dict[str, ErrorSpec] = {
     "NOT_FOUND": ErrorSpec(
         404, "No such route.",
         "Check the method and path against /v1/openapi.json."),
+    # Answered by API Gateway itself (stage throttling), never by a function; listed so every
+    # error body the API can give is in this table.
+    "THROTTLED": ErrorSpec(
+        429, "Too many requests.",
+        "Slow down and retry after a second."),
     "INTERNAL": ErrorSpec(
         500, "An unexpected error occurred.",
         "Retry; if it persists, report the request_id."),

@@ -204,3 +204,26 @@ def test_a_successful_confirm_closes_the_failure_window(env: Env) -> None:
     env.emulator.clear_faults()
     # two failures before the success no longer count: one failure is far from the threshold of 3
     assert _confirm(tenant, conversion_rows(1, start=7), "after").body["status"] == "succeeded"
+
+
+def test_a_confirm_with_many_long_skipped_ids_is_still_stored_and_replayable(env: Env) -> None:
+    """The stored result must stay under the ledger's size bound whatever the input: a confirm whose
+    result lists 1,000 skipped rows with long, incompressible conversion ids once answered 500 after
+    sending, and left its key stuck (CONFIRM_IN_PROGRESS, then 500 on every retry)."""
+    import random
+    import string
+
+    tenant = env.tenant()
+    rng = random.Random(7)
+    alphabet = string.ascii_letters + string.digits + string.punctuation
+    skipped = [{"conversion_id": "".join(rng.choice(alphabet) for _ in range(600)),
+                "outcome_type": "payment_received"} for _ in range(1000)]  # no occurred_at: skipped
+    rows = conversion_rows(1) + skipped
+    first = _confirm(tenant, rows, "long-ids")
+    assert first.status == 200, first.body
+    assert first.body["status"] == "succeeded" and first.body["skipped_count"] == 1000
+    again = _confirm(tenant, rows, "long-ids")
+    assert again.status == 200, again.body
+    assert again.body["replayed"] is True and again.body["skipped_count"] == 1000
+    assert len(_event_ids(env)) == 1
+

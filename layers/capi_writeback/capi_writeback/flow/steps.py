@@ -219,7 +219,12 @@ def _send_confirm(services: Services, call: Call, access: Access, built: sel.Bui
         services.breaker.record_success(access.profile_id)
     else:
         _record_failure(services, access.profile_id)
-    services.ledger.finish(claim, status, result)
+    try:
+        services.ledger.finish(claim, status, result)
+    except ValueError:
+        # Too large to keep for replays (long skipped conversion ids): keep it without the skipped
+        # list (`skipped_count` still says how many), rather than leave the key held after sending.
+        services.ledger.finish(claim, status, {**result, "skipped": []})
     note.status = status
     obs.logger.info("confirm finished", extra={"status": status, "event_count": built.event_count,
                                                "events_received": result["events_received"],

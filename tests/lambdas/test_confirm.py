@@ -227,3 +227,30 @@ def test_a_confirm_with_many_long_skipped_ids_is_still_stored_and_replayable(env
     assert again.body["replayed"] is True and again.body["skipped_count"] == 1000
     assert len(_event_ids(env)) == 1
 
+
+def test_an_attempt_that_lost_its_lease_stops_sending(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once another attempt has taken the key over, this one must not start more batches: the other
+    attempt sends every batch not recorded when it took over, so both would send them."""
+    from capi_writeback.flow import default_services
+
+    monkeypatch.setenv("META_CONCURRENCY", "1")
+    tenant = env.tenant()
+    rows = conversion_rows(3000)
+    payload_hash = tenant.call("preview", {"rows": rows}).body["payload_hash"]
+    ledger = default_services().ledger
+    original = ledger.record_batch
+    takeovers = []
+
+    def record_batch(claim: Any, index: int, summary: Any) -> bool:
+        if not takeovers:  # this attempt stalled past its lease; another one took the key over
+            env.clock.advance(901)
+            takeovers.append(ledger.claim(tenant.profile_id, "stall", payload_hash, 3))
+        return original(claim, index, summary)
+
+    monkeypatch.setattr(ledger, "record_batch", record_batch)
+    env.emulator.inject("latency", latency_ms=300)  # batch 2 is not started before batch 0 is recorded
+    response = _confirm(tenant, rows, "stall")
+    env.emulator.clear_faults()
+    assert takeovers[0].kind == "resume"
+    assert (response.status, response.error_type) == (409, "CONFIRM_IN_PROGRESS"), response.body
+    assert len(_event_ids(env)) <= 2000  # the batch in flight finishes; no new batch starts

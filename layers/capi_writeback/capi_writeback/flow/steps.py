@@ -30,6 +30,7 @@ from capi_writeback.flow import selection as sel
 from capi_writeback.flow import sending
 from capi_writeback.flow.services import Services, default_services
 from capi_writeback.flow.trail import Call, Note, audited
+from capi_writeback.rails.idempotency import LeaseLost
 
 DEFAULT_BATCH_SIZE = 1000  # Meta's limit; the client's config.batch_size decides the split
 SAMPLE_EVENTS = 3
@@ -177,8 +178,11 @@ def _send_confirm(services: Services, call: Call, access: Access, built: sel.Bui
         # The client calls this on the calling thread, one batch at a time, as each finishes; the
         # ledger write is a single conditional DynamoDB update.
         summary = sending.batch_summary(result)
-        if summary["status"] in sending.DONE_STATUSES:
-            services.ledger.record_batch(claim, summary["index"], summary)
+        if summary["status"] in sending.DONE_STATUSES and not services.ledger.record_batch(
+                claim, summary["index"], summary):
+            # Another attempt took the key over (this one outlived its lease): it sends every batch
+            # not recorded when it did, so this one must not start any more.
+            raise LeaseLost()
 
     try:
         if pending:

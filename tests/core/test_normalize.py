@@ -217,6 +217,8 @@ def test_currency(raw: str, expected: str | None) -> None:
     ("12.50 usd", 12.5), (100, 100), (3.5, 3.5), ("-5", None), (-1, None), ("abc", None), ("", None),
     (float("nan"), None), (True, None), ("1.2.3", None), (Decimal("12.50"), 12.5), (Decimal("7"), 7),
     (Decimal("NaN"), None), (Decimal("-1"), None),
+    # European style: dots group thousands, the comma is the decimal separator.
+    ("1.234,50", 1234.5), ("€ 1.234,50", 1234.5), ("1.234.567,89", 1234567.89), ("1,234,567.89", 1234567.89),
 ])
 def test_amount(raw: object, expected: float | int | None) -> None:
     assert parse_amount(raw) == expected

@@ -55,7 +55,9 @@ def parse_amount(value: object) -> float | int | None:
     if len(text) > 3 and text[:3].isalpha():  # "USD 12.50"
         text = text[3:].strip()
     if "," in text:
-        if "." in text or text.count(",") > 1 or len(text) - text.index(",") == 4:
+        if "." in text and text.rindex(",") > text.rindex("."):
+            text = text.replace(".", "").replace(",", ".")  # "1.234,50": dots group thousands
+        elif "." in text or text.count(",") > 1 or len(text) - text.index(",") == 4:
             text = text.replace(",", "")  # thousands separators
         else:
             text = text.replace(",", ".")  # decimal comma

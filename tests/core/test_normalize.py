@@ -110,6 +110,8 @@ def test_phone_fast_path_agrees_with_phonenumbers(national: str) -> None:
 @pytest.mark.parametrize(("raw", "expected"), [
     ("Mary", "mary"), ("  Mary-Ann ", "maryann"), ("O'Brien", "obrien"), ("VALÉRY", "valéry"),
     ("정", "정"), ("Jean Luc", "jeanluc"), ("...", None), ("", None), ("Zoë!", "zoë"),
+    # Vowel signs and other combining marks are part of the letters (UTF-8 names are kept as written).
+    ("राम", "राम"), ("प्रिया-शर्मा", "प्रियाशर्मा"), ("สมศักดิ์", "สมศักดิ์"),
 ])
 def test_names(raw: str, expected: str | None) -> None:
     assert normalize_name(raw) == expected
@@ -118,6 +120,7 @@ def test_names(raw: str, expected: str | None) -> None:
 @pytest.mark.parametrize(("raw", "expected"), [
     ("New York", "newyork"), ("São Paulo", "sãopaulo"), ("St. Louis", "stlouis"),
     ("Winston-Salem", "winstonsalem"), ("District 9", "district"), ("123", None),
+    ("नई दिल्ली", "नईदिल्ली"),
 ])
 def test_city(raw: str, expected: str | None) -> None:
     assert normalize_city(raw) == expected
@@ -127,6 +130,7 @@ def test_city(raw: str, expected: str | None) -> None:
     ("California", None, "ca"), ("california", "us", "ca"), ("CA", "us", "ca"), ("New York", "us", "ny"),
     ("District of Columbia", "us", "dc"), ("Texas ", None, "tx"), ("Île-de-France", "fr", "îledefrance"),
     ("Bavaria", "de", "bavaria"), ("Georgia", "ge", "georgia"), ("Georgia", "us", "ga"), ("--", "us", None),
+    ("महाराष्ट्र", "in", "महाराष्ट्र"),
 ])
 def test_state(raw: str, country: str | None, expected: str | None) -> None:
     assert normalize_state(raw, country) == expected
@@ -146,7 +150,7 @@ def test_zip(raw: str, country: str | None, expected: str | None) -> None:
     ("US", "us"), ("us", "us"), ("United States", "us"), ("USA", "us"), ("U.S.A.", "us"),
     ("United Kingdom", "gb"), ("UK", "gb"), ("England", "gb"), ("Deutschland", "de"),
     ("Germany", "de"), ("France", "fr"), ("Côte d'Ivoire", "ci"), ("Ivory Coast", "ci"),
-    ("Narnia", None), ("XX", None), ("", None),
+    ("Narnia", None), ("XX", None), ("", None), ("भारत", "in"),
 ])
 def test_country(raw: str, expected: str | None) -> None:
     assert normalize_country(raw) == expected

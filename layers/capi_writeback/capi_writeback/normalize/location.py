@@ -58,8 +58,8 @@ _US_ZIP = re.compile(r"[0-9]{5}(?:-[0-9]{4})?")
 
 def _letters(value: str) -> str:
     text = unicodedata.normalize("NFC", value).lower()
-    if not text.isalnum():
-        text = "".join(ch for ch in text if ch.isalnum())
+    if not text.isalnum():  # combining marks (Devanagari/Thai vowel signs...) belong to the letters
+        text = "".join(ch for ch in text if ch.isalnum() or unicodedata.category(ch)[0] == "M")
     return unicodedata.normalize("NFC", text)
 
 

@@ -156,3 +156,17 @@ def test_a_json_body_sent_as_a_form_is_read_as_json(env: Env) -> None:
     bad = tenant.call("preview", {"last_days": 7, "email": "jane@example.com"}, headers=form)
     assert bad.status == 422
     assert [d["field"] for d in bad.body["error"]["details"]] == ["email"]
+
+
+@pytest.mark.parametrize("window", [
+    {"start": "9999-12-30T00:00:00Z", "end": "9999-12-31T23:00:00-14:00"},
+    {"start": "0001-01-01T00:00:00+14:00", "end": "2026-01-01T00:00:00Z"},
+])
+def test_a_window_beyond_the_representable_dates_is_a_validation_error(env: Env,
+                                                                      window: dict[str, str]) -> None:
+    tenant = env.tenant()
+    for step in ("preview", "dry_run", "confirm"):
+        response = tenant.call(step, {"window": window, "idempotency_key": "k"} if step == "confirm"
+                               else {"window": window})
+        assert (response.status, response.error_type) == (422, "VALIDATION_ERROR"), (step, response.body)
+        assert {d["field"] for d in response.body["error"]["details"]} & {"window.start", "window.end"}

@@ -39,7 +39,12 @@ class Window(_Strict):
     @field_validator("start", "end")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+        try:
+            value.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:00-14:00 is in year 10000 in UTC
+            raise ValueError("date out of range once converted to UTC") from None
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:

@@ -211,9 +211,18 @@ def test_fbc_from_fbclid_keeps_case_and_uses_event_time_in_ms() -> None:
 
 @pytest.mark.parametrize(("raw", "expected"), [
     ("usd", "USD"), (" EUR ", "EUR"), ("gbp", "GBP"), ("US$", None), ("dollars", None), ("XYZ", None),
+    # ISO 4217 also lists precious metals and bond units: not money a purchase is paid in.
+    ("XAU", None), ("xag", None), ("XPT", None), ("XBA", None), ("XSU", None), ("XDR", "XDR"),
 ])
 def test_currency(raw: str, expected: str | None) -> None:
     assert normalize_currency(raw) == expected
+
+
+def test_every_currency_sent_is_one_the_emulator_accepts() -> None:
+    from capi_writeback.normalize.currency import ISO_4217
+    from capi_writeback_local.meta_emulator.rules import _CURRENCIES
+
+    assert sorted(ISO_4217 - _CURRENCIES) == []
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

@@ -1,4 +1,5 @@
-"""Currency: ISO 4217 code, sent uppercase (Meta accepts either case, CAPI-REFERENCE §4)."""
+"""Currency: ISO 4217 code, sent uppercase (Meta accepts either case, CAPI-REFERENCE §4).
+Precious metals and bond units (XAU, XBA...) are ISO 4217 codes but not currencies: refused."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ ISO_4217 = frozenset({
     "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK",
     "SGD", "SHP", "SLE", "SLL", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT",
     "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS",
-    "VED", "VES", "VND", "VUV", "WST", "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG",
-    "XDR", "XOF", "XPD", "XPF", "XPT", "XSU", "XUA", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
+    "VED", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG",
+    "XDR", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
 })
 
 

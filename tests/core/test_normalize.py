@@ -94,6 +94,10 @@ def test_email(raw: str, expected: str | None) -> None:
     ("no phone", "us", None),
     ("", "us", None),
     ("+999 1234 5678", None, None),  # no such country calling code
+    # An extension is not part of the number Meta matches on: the number is kept without it.
+    ("650-555-1212 ext. 123", "us", "16505551212"), ("+1 650 555 1212 x123", None, "16505551212"),
+    ("(650) 555-1212 #204", "us", "16505551212"), ("+44 20 7946 0958 ext 12", None, "442079460958"),
+    ("020 7946 0958 Extension 7", "gb", "442079460958"), ("555-1212 x 12", "us", None),
 ])
 def test_phone(raw: str, country: str | None, expected: str | None) -> None:
     assert normalize_phone(raw, country) == expected

@@ -16,12 +16,23 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 _NANP = frozenset({"us", "ca", "pr", "vi", "gu", "as", "mp", "um"})
 _NON_DIGITS = re.compile(r"[^0-9]+")
+_EXTENSION = re.compile(r"\s*(?:;\s*ext=|(?:extension|extn|ext|x)\.?|#)\s*:?\s*[0-9]{1,7}\s*$", re.IGNORECASE)
 # E.164 numbers (country code included) have 7 to 15 digits in practice (Niue has 7).
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
 
 
 def normalize_phone(value: str, country: str | None = None) -> str | None:
-    """`'(650) 555-1212'` with country us -> `'16505551212'`; unusable numbers give None."""
+    """`'(650) 555-1212'` with country us -> `'16505551212'`; unusable numbers give None.
+    An extension (`ext. 12`, `x12`, `#12`) is not part of the number: dropped."""
+    found = _normalize(value, country)
+    if found is None:
+        extension = _EXTENSION.search(value)
+        if extension is not None and extension.start() > 0:
+            return _normalize(value[:extension.start()], country)
+    return found
+
+
+def _normalize(value: str, country: str | None) -> str | None:
     text = value.strip()
     international = text.startswith("+")
     digits = _NON_DIGITS.sub("", text)

@@ -170,3 +170,15 @@ def test_a_window_beyond_the_representable_dates_is_a_validation_error(env: Env,
                                else {"window": window})
         assert (response.status, response.error_type) == (422, "VALIDATION_ERROR"), (step, response.body)
         assert {d["field"] for d in response.body["error"]["details"]} & {"window.start", "window.end"}
+
+
+@pytest.mark.parametrize("step", ["preview", "dry_run", "confirm", "conversions"])
+def test_a_number_too_long_to_parse_is_a_validation_error(env: Env, step: str) -> None:
+    """Python refuses integers of more than 4,300 digits with a ValueError that is not a JSON error."""
+    tenant = env.tenant()
+    raw = json.dumps({"rows": [{**conversion_rows(1)[0], "value": 0}], "idempotency_key": "k"}
+                     if step == "confirm" else {"rows": [{**conversion_rows(1)[0], "value": 0}]})
+    response = tenant.call(step, raw_body=raw.replace('"value": 0', '"value": ' + "9" * 5000))
+    assert (response.status, response.error_type) == (422, "VALIDATION_ERROR"), response.body
+    assert response.body["error"]["details"][0]["field"] == "body"
+    assert env.emulator.ledger() == []

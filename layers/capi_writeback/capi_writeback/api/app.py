@@ -33,9 +33,19 @@ Register = Callable[[APIGatewayRestResolver], None]
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 
 
+def json_body(text: str) -> Any:
+    """The request body as JSON; anything unparsable is a JSONDecodeError (a VALIDATION_ERROR)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # e.g. an integer of more than 4,300 digits (Python's int parsing limit)
+        raise json.JSONDecodeError("number too long", text, 0) from None
+
+
 def build_resolver(*registrations: Register) -> APIGatewayRestResolver:
     """A resolver with the given routes and the SPEC error shaping."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=json_body)
     for register in registrations:
         register(app)
 

@@ -194,6 +194,7 @@ HASH = sha("x")
         {"client_ip_address": "203.0.113.9"},
         {"client_ip_address": "2001:db8::1"},
         {"client_ip_address": "168.212.226.204.ABcDEFGh"},
+        {"client_ip_address": "2001:0db8:85a3:0000:0000:8a2e:0370:7334.ABcDEFGh"},
         {"fbp": "fb.1.1596403881668.1116446470"},
         {"fbc": "fb.1.1596403881668.IwAR2F4-dbP0l7Mn1IawQQGCINEz7PYXQvwjNwB_qa2ofrHyiLjcbCRxTDMgk"},
         {"fbc": "fb.1.1596403881668.abc.ABcDEFGh"},
@@ -217,6 +218,9 @@ def test_valid_user_data(client: Client, user_data: dict[str, Any]) -> None:
         ({"em": HASH.upper()}, 2804016),
         ({"em": hashlib.md5(b"x").hexdigest()}, 2804016),
         ({"em": f"{HASH}.toolongappendix"}, 2804016),
+        ({"em": HASH + "\n"}, 2804016),  # `$` must not let a trailing newline through
+        ({"em": f"{HASH}.AQ\n"}, 2804016),
+        ({"fbp": "fb.1.1596403881668.1116446470\n", "em": HASH}, None),
         ({"em": 12345}, 2804016),
         ({"client_ip_address": "999.1.1.1"}, None),
         ({"client_ip_address": "not an ip"}, None),
@@ -269,6 +273,8 @@ def test_purchase_rules(client: Client) -> None:
     assert_envelope(client.send_json([event(custom_data={"value": 3})]), 100)
     assert_envelope(client.send_json([event(custom_data={"value": 3, "currency": "XYZ"})]), 100)
     assert_envelope(client.send_json([event(custom_data={"value": "lots", "currency": "USD"})]), 100)
+    for nan in ("NaN", "Infinity", "-inf"):
+        assert_envelope(client.send_json([event(custom_data={"value": nan, "currency": "USD"})]), 100)
     assert_envelope(client.send_json([event(custom_data="value=3")]), 100)
     assert_accepted(client.send_json([event(event_name="Lead", custom_data=None)]))
 

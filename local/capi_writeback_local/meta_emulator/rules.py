@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import math
 import re
 import secrets
 from collections.abc import Collection, Mapping
@@ -35,10 +36,10 @@ BASELINE_INVALID = (
     frozenset({"ln", "ge"}),
 )
 _APPENDIX = r"[A-Za-z0-9_-]{2,8}"
-_SHA256 = re.compile(rf"^[a-f0-9]{{64}}(\.{_APPENDIX})?$")
-_MD5 = re.compile(rf"^[a-f0-9]{{32}}(\.{_APPENDIX})?$")
-_FB_COOKIE = re.compile(rf"^fb\.\d\.\d{{10,13}}\.[^.]+(\.{_APPENDIX})?$")
-_APPENDIX_ONLY = re.compile(rf"^{_APPENDIX}$")
+_SHA256 = re.compile(rf"^[a-f0-9]{{64}}(\.{_APPENDIX})?\Z")
+_MD5 = re.compile(rf"^[a-f0-9]{{32}}(\.{_APPENDIX})?\Z")
+_FB_COOKIE = re.compile(rf"^fb\.\d\.\d{{10,13}}\.[^.\s]+(\.{_APPENDIX})?\Z")
+_APPENDIX_ONLY = re.compile(rf"^{_APPENDIX}\Z")  # \Z: `$` also matches before a final newline
 _VERSION = re.compile(r"^v(\d+)\.(\d+)$")
 _CURRENCY_CODES = (
     "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP "
@@ -428,15 +429,14 @@ def _check_custom_data(event_name: str, custom_data: Any) -> None:
 def _is_number(value: Any) -> bool:
     if isinstance(value, bool):
         return False
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
         return True
     if isinstance(value, str):
         try:
-            float(value)
-            return True
+            value = float(value)
         except ValueError:
             return False
-    return False
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _is_integer(value: Any) -> bool:

@@ -109,6 +109,15 @@ def test_unnormalizable_values_are_dropped_with_a_warning_naming_the_field() -> 
     assert not any("call me" in w or "someday" in w for w in warnings + result.warnings)
 
 
+def test_md5_digests_are_dropped_with_a_warning_not_hashed_again() -> None:
+    md5 = hashlib.md5(b"someone").hexdigest()
+    row = make_row(first_name=md5, zip=md5, city=md5.upper(), external_id=md5)
+    result = build(row)
+    assert set(result.payload[0]["user_data"]) == {"em", "external_id"}
+    for field in ("first_name", "zip", "city"):
+        assert any(w.startswith(field + ":") for w in result.events[0].warnings), field
+
+
 def test_result_warnings_summarize_rows() -> None:
     rows = [make_row(conversion_id=f"c{i}", phone="x") for i in range(8)]
     result = build(*rows)

@@ -261,6 +261,19 @@ def test_hash_detection() -> None:
     assert not is_hashed(digest.upper())
 
 
+@pytest.mark.parametrize("field", ["email", "phone", "first_name", "last_name", "city", "state", "zip",
+                                   "country", "date_of_birth", "gender"])
+def test_md5_digests_are_dropped_not_hashed_into_junk(field: str) -> None:
+    digest = hashlib.md5(b"john_smith@gmail.com").hexdigest()
+    assert hash_field(field, digest, "us") is None
+    assert hash_field(field, digest.upper(), None) is None
+
+
+def test_an_md5_looking_external_id_is_an_id_like_any_other() -> None:
+    digest = hashlib.md5(b"crm-42").hexdigest()
+    assert hash_field("external_id", digest, None) == sha256_hex(digest)
+
+
 def test_unnormalizable_value_is_never_hashed() -> None:
     assert hash_field("email", "not an email", None) is None
     assert hash_field("phone", "n/a", "us") is None

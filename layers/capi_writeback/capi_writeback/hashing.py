@@ -12,6 +12,7 @@ import re
 
 # 64 hex digits, optionally followed by a parameter-builder appendix (2- or 8-char base64url).
 _HASHED = re.compile(r"[0-9a-fA-F]{64}(?:\.[A-Za-z0-9_-]{2,8})?")
+_MD5 = re.compile(r"[0-9a-fA-F]{32}")
 
 
 def sha256_hex(text: str) -> str:
@@ -30,3 +31,10 @@ def already_hashed(value: str) -> str | None:
 def is_hashed(value: str) -> bool:
     """True when `value` is exactly in the canonical hashed form Meta accepts."""
     return _HASHED.fullmatch(value) is not None and value[:64] == value[:64].lower()
+
+
+def looks_md5(value: str) -> bool:
+    """True for an MD5 hex digest: already hashed PII that cannot be normalized or re-hashed into
+    anything Meta could match (passing MD5 through is UNCONFIRMED, CAPI-REFERENCE §3.2)."""
+    text = value.strip()
+    return len(text) == 32 and _MD5.fullmatch(text) is not None

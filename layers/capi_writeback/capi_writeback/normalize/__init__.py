@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from capi_writeback.hashing import already_hashed, sha256_hex
+from capi_writeback.hashing import already_hashed, looks_md5, sha256_hex
 from capi_writeback.normalize.currency import normalize_currency
 from capi_writeback.normalize.dates import normalize_date_of_birth
 from capi_writeback.normalize.email import normalize_email
@@ -108,10 +108,12 @@ def _field_memos(country: str | None) -> dict[str, dict[str, str | None]]:
 
 
 def _hash_field(field: str, value: str, country: str | None) -> str | None:
-    if len(value) >= 64:
+    if len(value) >= 32:
         hashed = already_hashed(value)
         if hashed is not None:
             return hashed
+        if field != "external_id" and looks_md5(value):
+            return None  # hashing a digest again gives junk; ids may well look like one
     normalized = HASHED_FIELDS[field][1](value, country)
     return None if normalized is None else sha256_hex(normalized)
 
@@ -169,7 +171,7 @@ def hashed_user_data(row: Mapping[str, Any], country: str | None, warnings: list
         if type(value) is str and ";" not in value and "|" not in value:
             if memoized:
                 hashed = hash_field(field, value, country)
-            elif len(value) >= 64:
+            elif len(value) >= 32:
                 hashed = _hash_field(field, value, country)
             else:
                 normalized = normalize(value, country)

@@ -85,3 +85,14 @@ def test_direct_circuit_open_has_retry_after(env: Env) -> None:
                             "selection": {"rows": conversion_rows(1)}, "idempotency_key": "k"})
     assert type(caught.value).__name__ == "CIRCUIT_OPEN"
     assert json.loads(str(caught.value))["error"]["retry_after"] > 0
+
+
+@pytest.mark.parametrize("where", ["row", "actor"])
+def test_direct_lone_surrogate_is_a_validation_error(env: Env, where: str) -> None:
+    tenant = env.tenant()
+    rows = [{**conversion_rows(1)[0], **({"conversion_id": "x\ud800"} if where == "row" else {})}]
+    actor = tenant.user_id + ("\ud800" if where == "actor" else "")
+    with pytest.raises(Exception) as caught:
+        _invoke("confirm", {"profile_id": tenant.profile_id, "actor": actor, "idempotency_key": "k",
+                            "selection": {"rows": rows}})
+    assert type(caught.value).__name__ == "VALIDATION_ERROR", caught.value

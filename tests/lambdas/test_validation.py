@@ -182,3 +182,19 @@ def test_a_number_too_long_to_parse_is_a_validation_error(env: Env, step: str) -
     assert (response.status, response.error_type) == (422, "VALIDATION_ERROR"), response.body
     assert response.body["error"]["details"][0]["field"] == "body"
     assert env.emulator.ledger() == []
+
+
+@pytest.mark.parametrize("step", ["preview", "dry_run", "confirm", "conversions"])
+@pytest.mark.parametrize("field", ["conversion_id", "email", "event_id", "content_name"])
+def test_a_lone_surrogate_escape_is_a_validation_error(env: Env, step: str, field: str) -> None:
+    """"\\ud800" is valid JSON syntax but no Unicode text: it cannot be hashed, stored or sent."""
+    tenant = env.tenant()
+    body = {"rows": [{**conversion_rows(1)[0], field: "x\ud800"}]}
+    if step == "confirm":
+        body["idempotency_key"] = "k"
+    response = tenant.call(step, raw_body=json.dumps(body))
+    assert (response.status, response.error_type) == (422, "VALIDATION_ERROR"), response.body
+    assert env.emulator.ledger() == []
+    emoji = {**body, "rows": [{**body["rows"][0], field: "x\U0001F600"}]}
+    pair = tenant.call(step, raw_body=json.dumps(emoji))
+    assert pair.status == 200, pair.body  # an escaped surrogate pair is a character like any other

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -36,11 +37,27 @@ LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 def json_body(text: str) -> Any:
     """The request body as JSON; anything unparsable is a JSONDecodeError (a VALIDATION_ERROR)."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError:
         raise
     except ValueError:  # e.g. an integer of more than 4,300 digits (Python's int parsing limit)
         raise json.JSONDecodeError("number too long", text, 0) from None
+    if _SURROGATE_ESCAPE.search(text) and not is_unicode(value):
+        raise json.JSONDecodeError("lone surrogate escape (\\ud800-\\udfff): not Unicode text", text, 0)
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def is_unicode(value: Any) -> bool:
+    """False when a string in `value` holds a lone UTF-16 surrogate ("\\ud800" is valid JSON but
+    no text: it cannot be hashed, stored in DynamoDB or sent to Meta)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def build_resolver(*registrations: Register) -> APIGatewayRestResolver:
@@ -204,6 +221,9 @@ def _parse_direct(event: Any, request_id: str) -> tuple[Call, dict[str, Any]]:
     if not isinstance(event, Mapping):
         raise ValidationFailed("The invocation payload must be a JSON object.",
                                details=[{"field": "event", "message": "not an object"}])
+    if not is_unicode(event):
+        raise ValidationFailed("The invocation payload holds a lone surrogate: it is not Unicode text.",
+                               details=[{"field": "event", "message": "lone surrogate (\\ud800-\\udfff)"}])
     problems = []
     for name in ("profile_id", "actor"):
         value = event.get(name)

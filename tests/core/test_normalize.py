@@ -70,6 +70,10 @@ def test_vectors_are_plain_sha256_of_the_normalized_text() -> None:
     ("a@@example.com", None),
     ("a@example.", None),
     ("", None),
+    # Display-name forms are unwrapped; trailing junk is not part of an address (never hash it).
+    ("John Doe <John@Example.com>", "john@example.com"), ("<john@example.com>", "john@example.com"),
+    ("john@example.com,", None), ("john@example.com>", None), ("<john@example.com", None),
+    ("jöhn@exämple.de", "jöhn@exämple.de"), ("a@b.xn--p1ai", "a@b.xn--p1ai"),
 ])
 def test_email(raw: str, expected: str | None) -> None:
     assert normalize_email(raw) == expected

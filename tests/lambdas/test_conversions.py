@@ -78,3 +78,18 @@ def test_more_than_1000_rows_is_refused(env: Env) -> None:
     response = tenant.call("conversions", {"rows": [{"conversion_id": str(i)} for i in range(1001)]})
     assert (response.status, response.error_type) == (422, "VALIDATION_ERROR")
     assert response.body["error"]["details"][0]["field"] == "rows"
+
+
+def test_rows_dynamodb_cannot_hold_are_rejected_one_by_one(env: Env) -> None:
+    """A conversion_id over DynamoDB's 1,024-byte sort key, or a row over its 400 KB item, once failed
+    the whole BatchWriteItem (a 500, with earlier chunks already written)."""
+    tenant = env.tenant()
+    rows = conversion_rows(3)
+    rows[1]["conversion_id"] = "é" * 600  # 1,200 bytes in UTF-8
+    rows[2]["content_name"] = "n" * 420_000
+    response = tenant.call("conversions", {"rows": rows})
+    assert response.status == 200, response.body
+    assert response.body["stored"] == 1
+    assert [(r["index"], r["reason"]) for r in response.body["rejected"]] == [(1, "INVALID_ROW"),
+                                                                             (2, "INVALID_ROW")]
+    assert all("bytes" in r["detail"] for r in response.body["rejected"])

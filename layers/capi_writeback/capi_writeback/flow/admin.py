@@ -11,6 +11,7 @@ Who may do what:
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from capi_writeback.api.models import StoreConversionsRequest
@@ -46,11 +47,30 @@ def store_conversions(call: Call, request: StoreConversionsRequest,
                              "detail": getattr(prepared, "detail", None)})
             continue
         stored = prepared if isinstance(prepared, dict) else _as_dict(prepared)
+        too_big = _too_big_to_store(stored)
+        if too_big:
+            rejected.append({"index": index, "conversion_id": str(stored["conversion_id"]),
+                             "reason": "INVALID_ROW", "detail": too_big})
+            continue
         by_id[str(stored["conversion_id"])] = stored  # the last row of a conversion_id wins
     if by_id:
         services.conversions.put_rows(access.profile_id, list(by_id.values()))
     logger.info("conversions stored", extra={"stored": len(by_id), "rejected": len(rejected)})
     return {"stored": len(by_id), "rejected": rejected}
+
+
+MAX_CONVERSION_ID_BYTES = 1024  # DynamoDB's limit for a sort key
+MAX_ROW_BYTES = 350_000  # a DynamoDB item holds 400 KB; leave room for the other attributes
+
+
+def _too_big_to_store(stored: dict[str, Any]) -> str | None:
+    """Why DynamoDB could not hold this row (it would fail the whole batch write), or None."""
+    if len(str(stored["conversion_id"]).encode("utf-8")) > MAX_CONVERSION_ID_BYTES:
+        return f"conversion_id is longer than {MAX_CONVERSION_ID_BYTES} bytes (UTF-8)"
+    size = len(json.dumps(stored, separators=(",", ":"), default=str).encode("utf-8"))
+    if size > MAX_ROW_BYTES:
+        return f"the row is larger than {MAX_ROW_BYTES} bytes once stored"
+    return None
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

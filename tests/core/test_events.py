@@ -148,6 +148,20 @@ def test_processing_options_are_passed_through() -> None:
     assert build(make_row(data_processing_options=[])).payload[0]["data_processing_options"] == []
 
 
+@pytest.mark.parametrize(("cell", "expected"), [
+    ('["LDU"]', ["LDU"]), ("[]", []), (" [ ] ", []), ("LDU", ["LDU"]), ("LDU; X", ["LDU", "X"]),
+])
+def test_processing_options_from_a_csv_cell(cell: str, expected: list[str]) -> None:
+    event = build(make_row(data_processing_options=cell)).payload[0]
+    assert event["data_processing_options"] == expected
+
+
+def test_processing_options_json_that_is_not_a_list_of_strings_is_dropped() -> None:
+    built = build(make_row(data_processing_options='[1, 2]')).events[0]
+    assert "data_processing_options" not in built.event
+    assert any(w.startswith("data_processing_options:") for w in built.warnings)
+
+
 def test_app_events_carry_padded_extinfo() -> None:
     app_data = {"advertiser_tracking_enabled": 1, "extinfo": ["a2", "com.example", "1", "1", "14"]}
     event = build(make_row(action_source="app", app_data=app_data)).payload[0]

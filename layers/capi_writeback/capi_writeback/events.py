@@ -420,7 +420,12 @@ def _app_data(app_data: Mapping[str, Any]) -> dict[str, Any]:
 def _processing_options(row: Mapping[str, Any], event: dict[str, Any], warnings: list[str]) -> None:
     if "data_processing_options" in row:
         options = row["data_processing_options"]
-        if isinstance(options, str):
+        if isinstance(options, str) and options.strip().startswith("["):  # a JSON list (CSV cell)
+            try:
+                options = json.loads(options)
+            except ValueError:
+                options = None
+        elif isinstance(options, str):
             options = [o.strip() for o in options.replace(";", ",").split(",") if o.strip()]
         if isinstance(options, list) and all(isinstance(o, str) for o in options):
             event["data_processing_options"] = options

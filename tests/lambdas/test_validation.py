@@ -198,3 +198,17 @@ def test_a_lone_surrogate_escape_is_a_validation_error(env: Env, step: str, fiel
     emoji = {**body, "rows": [{**body["rows"][0], field: "x\U0001F600"}]}
     pair = tenant.call(step, raw_body=json.dumps(emoji))
     assert pair.status == 200, pair.body  # an escaped surrogate pair is a character like any other
+
+
+def test_an_unknown_field_named_like_pii_is_not_echoed_or_logged(env: Env, capfd: pytest.CaptureFixture[str],
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Unknown fields are named in `details` (a typo like idempotencyKey must be findable), but a key
+    that is not a field name at all (here an email address used as a key) is user data."""
+    tenant = env.tenant()
+    response = tenant.call("preview", {"rows": conversion_rows(1), "jane.doe@example.com": {"v": 1},
+                                       "window_days": 3})
+    assert (response.status, response.error_type) == (422, "VALIDATION_ERROR")
+    fields = {d["field"] for d in response.body["error"]["details"]}
+    assert "window_days" in fields and len(fields) == 2
+    out, err = capfd.readouterr()
+    assert "jane.doe@example.com" not in json.dumps(response.body) + out + err + caplog.text

@@ -6,12 +6,14 @@ Pydantic's messages are kept, its `input` values never are (they may be a custom
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from capi_writeback.errors import ApiError, Internal, ValidationFailed
 
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 def validation_details(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -29,6 +31,8 @@ def validation_details(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, An
             continue
         if loc and loc[0] in _LOCATIONS:
             loc = loc[1:]
+        if kind == "extra_forbidden" and loc and not _FIELD_NAME.match(loc[-1]):
+            loc[-1] = "(unknown field)"  # the key itself is user data (an email used as a key...)
         message = str(error.get("msg") or kind)
         details.append({"field": ".".join(loc) or "body", "type": kind, "message": message})
     return details

@@ -118,6 +118,11 @@ def test_md5_digests_are_dropped_with_a_warning_not_hashed_again() -> None:
         assert any(w.startswith(field + ":") for w in result.events[0].warnings), field
 
 
+def test_a_row_with_odd_warnings_is_built_not_raised_on() -> None:
+    result = build(make_row(_warnings=[[], {"x": 1}, 3, "note"]))
+    assert result.events and result.events[0].warnings == ["[]", "{'x': 1}", "3", "note"]
+
+
 def test_result_warnings_summarize_rows() -> None:
     rows = [make_row(conversion_id=f"c{i}", phone="x") for i in range(8)]
     result = build(*rows)

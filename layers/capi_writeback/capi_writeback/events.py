@@ -219,7 +219,7 @@ def _build_one(raw: Mapping[str, Any], ctx: _Context) -> SkippedRow | tuple[dict
     if isinstance(identity, Rejection):
         return _skip(row or raw, Problem(*identity))
     conversion_id, event_time, time_warning, event_name, own_source = identity
-    warnings: list[str] = list(row["_warnings"]) if isinstance(row.get("_warnings"), list) else []
+    warnings: list[str] = [str(w) for w in row["_warnings"]] if isinstance(row.get("_warnings"), list) else []
     if time_warning:
         warnings.append(time_warning)
     action_source = own_source or ctx.action_source

@@ -161,6 +161,14 @@ def test_processing_options_from_a_csv_cell(cell: str, expected: list[str]) -> N
     assert event["data_processing_options"] == expected
 
 
+@pytest.mark.parametrize(("cell", "expected"), [
+    ('["sku-1", "sku-2"]', ["sku-1", "sku-2"]), ("[1, 2]", ["1", "2"]), ("sku-1|sku-2", ["sku-1", "sku-2"]),
+])
+def test_content_ids_from_a_csv_cell(cell: str, expected: list[str]) -> None:
+    event = build(make_row(content_ids=cell)).payload[0]
+    assert event["custom_data"]["content_ids"] == expected
+
+
 def test_processing_options_json_that_is_not_a_list_of_strings_is_dropped() -> None:
     built = build(make_row(data_processing_options='[1, 2]')).events[0]
     assert "data_processing_options" not in built.event

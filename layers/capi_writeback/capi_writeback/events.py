@@ -349,6 +349,13 @@ def _custom_data(
 
 
 def _content_ids(value: Any) -> list[str]:
+    if isinstance(value, str) and value.strip().startswith("["):  # a JSON list (CSV cell)
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+        if not isinstance(value, list):
+            return []
     if isinstance(value, str):
         parts = value.replace("|", ",").replace(";", ",").split(",")
     elif isinstance(value, list):

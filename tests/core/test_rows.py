@@ -87,6 +87,13 @@ def test_nested_user_data_and_custom_data_are_flattened() -> None:
                                   "client_ip_address": "1.2.3.4", "value": 5, "currency": "EUR"}
 
 
+def test_a_non_object_user_data_does_not_stop_later_rows_from_being_flattened() -> None:
+    junk = {"conversion_id": "1", "user_data": "junk", "custom_data": 3}
+    assert canonical_row(junk) == {"conversion_id": "1"}
+    assert canonical_row({"conversion_id": "2", "user_data": {"em": "a@b.co"}, "custom_data": {"value": 3}}) \
+        == {"conversion_id": "2", "email": "a@b.co", "value": 3}
+
+
 @pytest.mark.parametrize(("value", "expected", "warns"), [
     (1763890000, 1763890000, False),
     ("1763890000", 1763890000, False),

@@ -207,8 +207,8 @@ def _canonical_row(raw: Mapping[str, Any], column_mapping: Mapping[str, str] | N
                         _put(row, inner_key, inner_value)
                     continue
                 name = canonical_key(key) if isinstance(key, str) else None
-                if isinstance(key, str) and len(known) < 4096:
-                    known[key] = name
+                if isinstance(key, str) and len(known) < 4096 and key not in _NESTED:
+                    known[key] = name  # never the nested keys: the next row's may be an object
         if name is None:
             continue
         if name not in row:

@@ -87,6 +87,17 @@ def test_lists_of_pii_values_are_deduplicated_in_order() -> None:
     assert user["ph"] == [sha256_hex("16505551212"), sha256_hex("447911123456")]
 
 
+def test_a_json_list_in_a_csv_cell_is_a_list_of_values() -> None:
+    row = make_row(email='["B@example.com", "a@example.com"]', first_name='["Ann", "Bob"]',
+                   phone='["+1 650 555 1212"]', country='["UK"]', zip="[SW1A 1AA]")
+    user = build(row).payload[0]["user_data"]
+    assert user["em"] == [sha256_hex("b@example.com"), sha256_hex("a@example.com")]
+    assert user["fn"] == [sha256_hex("ann"), sha256_hex("bob")]
+    assert user["ph"] == [sha256_hex("16505551212")]
+    assert user["country"] == [sha256_hex("gb")]
+    assert user["zp"] == [sha256_hex("sw1a1aa")]  # not JSON: the value as written
+
+
 def test_phone_gets_the_country_code_from_row_then_profile() -> None:
     uk = build(make_row(phone="07911 123456", country="United Kingdom")).payload[0]["user_data"]
     assert uk["ph"] == [sha256_hex("447911123456")]

@@ -9,6 +9,7 @@ a warning naming the field, never send them as a junk hash.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -133,7 +134,7 @@ def hashed_values(
 ) -> list[str]:
     """All usable hashed values of `field` in `row`, deduplicated in input order."""
     value = row.get(field)
-    if type(value) is str and ";" not in value and "|" not in value:  # the common case, fast
+    if type(value) is str and ";" not in value and "|" not in value and value[:1] != "[":  # common, fast
         hashed = hash_field(field, value, country) if value.strip() else None
         if hashed is None:
             if value.strip():
@@ -168,7 +169,7 @@ def hashed_user_data(row: Mapping[str, Any], country: str | None, warnings: list
                 elif value.strip():
                     warnings.append(f"{field}: dropped a value that could not be normalized")
                 continue
-        if type(value) is str and ";" not in value and "|" not in value:
+        if type(value) is str and ";" not in value and "|" not in value and value[:1] != "[":
             if memoized:
                 hashed = hash_field(field, value, country)
             elif len(value) >= 32:
@@ -213,6 +214,13 @@ def _values(value: Any, field: str, warnings: list[str], split: bool = True) -> 
     if value is None or value == "":
         return []
     if isinstance(value, str):
+        if split and value[:1] == "[" and value.rstrip()[-1:] == "]":  # a JSON list (CSV cell)
+            try:
+                items = json.loads(value)
+            except ValueError:
+                items = None
+            if isinstance(items, list):
+                return _values(items, field, warnings, split)
         if split and (";" in value or "|" in value):
             for sep in _SEPARATORS:
                 value = value.replace(sep, "\x00")

@@ -178,6 +178,15 @@ def test_date_of_birth(raw: str, country: str | None, expected: str | None) -> N
     assert normalize_date_of_birth(raw, country) == expected
 
 
+def test_a_date_of_birth_after_today_is_dropped() -> None:
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).date()
+    assert normalize_date_of_birth((today + dt.timedelta(days=2)).isoformat()) is None
+    assert normalize_date_of_birth((today - dt.timedelta(days=2)).isoformat()) \
+        == (today - dt.timedelta(days=2)).strftime("%Y%m%d")
+
+
 @pytest.mark.parametrize(("raw", "expected"), [
     ("m", "m"), ("M", "m"), ("Male", "m"), ("man", "m"), ("Mr.", "m"), ("f", "f"), ("Female", "f"),
     ("WOMAN", "f"), ("Mrs", "f"), ("weiblich", "f"), ("non-binary", None), ("x", None), ("", None),

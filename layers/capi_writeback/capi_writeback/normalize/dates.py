@@ -63,7 +63,8 @@ def _number(token: str) -> bool:
 
 
 def _first_valid(candidates: list[tuple[str, str, str]]) -> str | None:
-    this_year = dt.datetime.now(dt.UTC).year
+    today = dt.datetime.now(dt.UTC).date()
+    this_year = today.year
     for year_text, month_text, day_text in candidates:
         if len(year_text) not in (2, 4) or len(month_text) > 2 or len(day_text) > 2:
             continue
@@ -75,6 +76,8 @@ def _first_valid(candidates: list[tuple[str, str, str]]) -> str | None:
         try:
             date = dt.date(year, int(month_text), int(day_text))
         except ValueError:
+            continue
+        if date > today:  # nobody is born in the future
             continue
         return date.strftime("%Y%m%d")
     return None

@@ -193,6 +193,13 @@ def test_app_events_carry_padded_extinfo() -> None:
     assert len(event["app_data"]["extinfo"]) == 16
 
 
+def test_app_data_as_json_text_from_a_csv_cell() -> None:
+    cell = '{"advertiser_tracking_enabled": 1, "extinfo": ["i2", "com.example", "1", "1", "17.1"]}'
+    event = build(make_row(action_source="app", app_data=cell)).payload[0]
+    assert event["app_data"]["advertiser_tracking_enabled"] == 1
+    assert event["app_data"]["extinfo"][:5] == ["i2", "com.example", "1", "1", "17.1"]
+
+
 @pytest.mark.parametrize(("user_data", "expected"), [
     ({"fbp": "x", "em": ["h"], "ph": ["h"], "client_ip_address": "1.2.3.4", "client_user_agent": "ua"},
      "great"),

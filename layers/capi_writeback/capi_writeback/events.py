@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -240,9 +240,13 @@ def _build_one(raw: Mapping[str, Any], ctx: _Context) -> SkippedRow | tuple[dict
     if action_source == "website":
         problem = website_problem(url, user_data.get("client_user_agent"))
     elif action_source == "app":
-        problem = app_data_problem(row.get("app_data"))
+        app_data = row.get("app_data")
+        if isinstance(app_data, str) and app_data.strip().startswith("{"):  # JSON text (CSV cell)
+            with suppress(ValueError):
+                app_data = json.loads(app_data)
+        problem = app_data_problem(app_data)
         if problem is None:
-            event["app_data"] = _app_data(row["app_data"])
+            event["app_data"] = _app_data(app_data)
     if problem:
         return _skip(row, problem)
 

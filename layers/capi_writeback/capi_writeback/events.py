@@ -240,7 +240,7 @@ def _build_one(raw: Mapping[str, Any], ctx: _Context) -> SkippedRow | tuple[dict
     if action_source == "website":
         problem = website_problem(url, user_data.get("client_user_agent"))
     elif action_source == "app":
-        app_data = row.get("app_data")
+        app_data: Any = row.get("app_data")
         if isinstance(app_data, str) and app_data.strip().startswith("{"):  # JSON text (CSV cell)
             with suppress(ValueError):
                 app_data = json.loads(app_data)

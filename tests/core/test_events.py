@@ -193,6 +193,16 @@ def test_app_events_carry_padded_extinfo() -> None:
     assert len(event["app_data"]["extinfo"]) == 16
 
 
+def test_non_finite_numbers_in_copied_objects_never_reach_the_payload() -> None:
+    app_data = {"advertiser_tracking_enabled": float("inf"), "extinfo": ["a2", "", "", "", "14"]}
+    rows = [make_row(conversion_id="c1", contents=[{"id": "a", "brand": float("nan")}]),
+            make_row(conversion_id="c2", action_source="app", app_data=app_data)]
+    result = build(*rows)
+    assert result.payload_hash.startswith("sha256:")  # serializable: no NaN/Infinity inside
+    assert "contents" not in result.payload[0].get("custom_data", {})
+    assert [s.reason for s in result.skipped] == [SkipReason.APP_DATA_REQUIRED]
+
+
 def test_app_data_as_json_text_from_a_csv_cell() -> None:
     cell = '{"advertiser_tracking_enabled": 1, "extinfo": ["i2", "com.example", "1", "1", "17.1"]}'
     event = build(make_row(action_source="app", app_data=cell)).payload[0]

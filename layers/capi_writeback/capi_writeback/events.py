@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -245,6 +246,8 @@ def _build_one(raw: Mapping[str, Any], ctx: _Context) -> SkippedRow | tuple[dict
             with suppress(ValueError):
                 app_data = json.loads(app_data)
         problem = app_data_problem(app_data)
+        if problem is None and not _json_safe(app_data):
+            problem = Problem(SkipReason.APP_DATA_REQUIRED, "app_data holds NaN or Infinity")
         if problem is None:
             event["app_data"] = _app_data(app_data)
     if problem:
@@ -383,7 +386,7 @@ def _contents(value: Any) -> list[dict[str, Any]] | None:
         return None
     out: list[dict[str, Any]] = []
     for item in value:
-        if not isinstance(item, dict) or _text(item.get("id")) is None:
+        if not isinstance(item, dict) or _text(item.get("id")) is None or not _json_safe(item):
             return None
         content = dict(item)
         content["id"] = _text(item["id"])
@@ -399,6 +402,18 @@ def _contents(value: Any) -> list[dict[str, Any]] | None:
             content["item_price"] = price
         out.append(content)
     return out
+
+
+def _json_safe(value: Any) -> bool:
+    """False when a NaN or Infinity hides in a value copied into the event (json.loads accepts them;
+    the payload serialization and Meta do not)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, Mapping):
+        return all(_json_safe(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_json_safe(v) for v in value)
+    return True
 
 
 def _integer(value: Any) -> int | None:

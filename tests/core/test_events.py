@@ -203,6 +203,14 @@ def test_non_finite_numbers_in_copied_objects_never_reach_the_payload() -> None:
     assert [s.reason for s in result.skipped] == [SkipReason.APP_DATA_REQUIRED]
 
 
+def test_nan_in_a_pii_field_is_a_missing_value_not_the_name_nan() -> None:
+    nan = float("nan")
+    row = make_row(first_name=nan, city=nan, state=float("inf"), zip=[nan, "94107"])
+    user = build(row).payload[0]["user_data"]
+    assert "fn" not in user and "ct" not in user and "st" not in user
+    assert user["zp"] == [sha256_hex("94107")]
+
+
 def test_app_data_as_json_text_from_a_csv_cell() -> None:
     cell = '{"advertiser_tracking_enabled": 1, "extinfo": ["i2", "com.example", "1", "1", "17.1"]}'
     event = build(make_row(action_source="app", app_data=cell)).payload[0]

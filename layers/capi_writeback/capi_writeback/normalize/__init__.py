@@ -10,6 +10,7 @@ a warning naming the field, never send them as a junk hash.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -229,6 +230,8 @@ def _values(value: Any, field: str, warnings: list[str], split: bool = True) -> 
     if isinstance(value, bool) or not isinstance(value, (int, float, list, tuple)):
         warnings.append(f"{field}: dropped a value of type {type(value).__name__}")
         return []
+    if isinstance(value, float) and not math.isfinite(value):
+        return []  # NaN (json.loads accepts it; pandas' missing value) is no value, not the text 'nan'
     if isinstance(value, (int, float)):
         return [_number_text(value)]
     out: list[str] = []

@@ -211,6 +211,16 @@ def test_nan_in_a_pii_field_is_a_missing_value_not_the_name_nan() -> None:
     assert user["zp"] == [sha256_hex("94107")]
 
 
+def test_nan_as_event_id_or_event_name_is_a_missing_value() -> None:
+    nan = float("nan")
+    rows = [make_row(conversion_id="c1", event_id=nan, event_name=nan),
+            make_row(conversion_id="c2", event_id=nan, event_name=nan)]
+    payload = build(*rows).payload
+    assert [e["event_id"] for e in payload] == [event_id_for("c1"), event_id_for("c2")]
+    assert payload[0]["event_name"] == "Purchase"  # from outcome_type
+    assert build(make_row(conversion_id=nan)).skipped[0].reason == SkipReason.MISSING_CONVERSION_ID
+
+
 def test_app_data_as_json_text_from_a_csv_cell() -> None:
     cell = '{"advertiser_tracking_enabled": 1, "extinfo": ["i2", "com.example", "1", "1", "17.1"]}'
     event = build(make_row(action_source="app", app_data=cell)).payload[0]

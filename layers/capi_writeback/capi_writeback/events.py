@@ -269,7 +269,8 @@ def _build_one(raw: Mapping[str, Any], ctx: _Context) -> SkippedRow | tuple[dict
 
 
 def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list, bool)):
+    if value is None or isinstance(value, (dict, list, bool)) \
+            or (isinstance(value, float) and not math.isfinite(value)):  # NaN: a missing value
         return None
     text = str(value).strip()
     return text or None

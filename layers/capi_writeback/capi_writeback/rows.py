@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from functools import lru_cache
@@ -281,7 +282,7 @@ def row_identity(row: Mapping[str, Any], table: Mapping[str, str]) -> Identity |
     """The checks that no later data can fix: conversion_id, timestamp, event name, action_source."""
     conversion_id = row.get("conversion_id")
     if conversion_id is None or isinstance(conversion_id, (bool, dict, list)) \
-            or not str(conversion_id).strip():
+            or not str(conversion_id).strip() or _missing_number(conversion_id):
         return Rejection(SkipReason.MISSING_CONVERSION_ID, "conversion_id is required")
     try:
         occurred_at, time_warning = parse_occurred_at(row.get("occurred_at"))
@@ -305,10 +306,15 @@ def row_identity(row: Mapping[str, Any], table: Mapping[str, str]) -> Identity |
 def _opt_text(value: Any) -> str | None:
     if type(value) is str:
         return value.strip() or None
-    if value is None or isinstance(value, (dict, list)):
+    if value is None or isinstance(value, (dict, list)) or _missing_number(value):
         return None
     text = str(value).strip()
     return text or None
+
+
+def _missing_number(value: Any) -> bool:
+    """NaN/Infinity (json.loads accepts them; pandas writes NaN for a missing value)."""
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def prepare_for_storage(

@@ -135,7 +135,7 @@ def hashed_values(
 ) -> list[str]:
     """All usable hashed values of `field` in `row`, deduplicated in input order."""
     value = row.get(field)
-    if type(value) is str and ";" not in value and "|" not in value and value[:1] != "[":  # common, fast
+    if type(value) is str and ";" not in value and "|" not in value and "[" not in value:  # the common case
         hashed = hash_field(field, value, country) if value.strip() else None
         if hashed is None:
             if value.strip():
@@ -170,7 +170,7 @@ def hashed_user_data(row: Mapping[str, Any], country: str | None, warnings: list
                 elif value.strip():
                     warnings.append(f"{field}: dropped a value that could not be normalized")
                 continue
-        if type(value) is str and ";" not in value and "|" not in value and value[:1] != "[":
+        if type(value) is str and ";" not in value and "|" not in value and "[" not in value:
             if memoized:
                 hashed = hash_field(field, value, country)
             elif len(value) >= 32:

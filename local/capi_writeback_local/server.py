@@ -41,7 +41,8 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         response = self.server.gateway.handle(request)
         self._send(response)
-        self.server.log_request_line(self.command, self.path, response.status, time.monotonic() - started)
+        # the path only: a query string is caller data (it may hold an email or a pasted token)
+        self.server.log_request_line(self.command, request.path, response.status, time.monotonic() - started)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
 

@@ -77,3 +77,17 @@ def test_body_over_the_gateway_limit_is_refused_unread(server: tuple[LocalApiSer
     assert status == 413
     assert body["error"]["type"] == "VALIDATION_ERROR"  # the template's REQUEST_TOO_LARGE response
     assert gateway.requests == []
+
+
+def test_access_log_shows_the_path_without_the_query_string() -> None:
+    """A query string is caller data (`?email=...`, a pasted token...): the access log keeps it out."""
+    import io
+
+    log = io.StringIO()
+    with LocalApiServer(Recorder(), 0, access_log=log) as running:
+        connection = _connection(running)
+        connection.request("GET", "/v1/profiles/p1/writeback/audit?email=jane.doe%40example.com&limit=5")
+        assert _answer(connection)[0] == 200
+    line = log.getvalue()
+    assert line.startswith("GET /v1/profiles/p1/writeback/audit 200 "), line
+    assert "jane" not in line

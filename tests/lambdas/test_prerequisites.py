@@ -89,3 +89,16 @@ def test_no_authorizer_context_is_unauthenticated(env: Env) -> None:
     tenant = env.tenant()
     response = tenant.call("preview", _body("preview"), authorizer=False)
     assert (response.status, response.error_type) == (401, "UNAUTHENTICATED")
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_an_active_connection_without_a_secret_is_inactive(env: Env, step: str) -> None:
+    """No secret_id: nothing can be sent. Confirm once claimed the key, counted a breaker failure and
+    answered 500 (KeyError) instead of refusing up front."""
+    tenant = env.tenant()
+    tenant.set_connection(secret_id=None)
+    response = tenant.call(step, _body(step))
+    assert (response.status, response.error_type) == (409, "META_CONNECTION_INACTIVE"), response.body
+    from capi_writeback.flow import default_services
+
+    assert not default_services().breaker.store.get(tenant.profile_id).failures

@@ -188,7 +188,8 @@ def check_access(
             fix="Ask an owner or admin to grant you a role with write access.")
     if connection:
         conn = profile.get("connection")
-        if not isinstance(conn, Mapping) or conn.get("status") != "active" or not conn.get("pixel_id"):
+        if not isinstance(conn, Mapping) or conn.get("status") != "active" or not conn.get("pixel_id") \
+                or not conn.get("secret_id"):  # no secret, no token: nothing can be sent
             raise MetaConnectionInactive()
     return Access(principal=principal, profile=profile, workspace_id=workspace_id, role=role)
 

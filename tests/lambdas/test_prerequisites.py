@@ -102,3 +102,14 @@ def test_an_active_connection_without_a_secret_is_inactive(env: Env, step: str) 
     from capi_writeback.flow import default_services
 
     assert not default_services().breaker.store.get(tenant.profile_id).failures
+
+
+@pytest.mark.parametrize("settings", [{"event_mapping": "x"}, {"column_mapping": [1]}, "weird"])
+def test_odd_stored_settings_are_ignored_not_a_500(env: Env, settings: object) -> None:
+    tenant = env.tenant()
+    item = tenant.profile_item()
+    item["settings"] = settings
+    env.put("PROFILES_TABLE", item)
+    for step in STEPS:
+        response = tenant.call(step, _body(step))
+        assert response.status == 200, (step, response.body)

@@ -29,8 +29,8 @@ class ProfileSettings:
             action_source=str(data.get("action_source") or "system_generated"),
             country=_opt_str(data.get("country")),
             currency=_opt_str(data.get("currency")),
-            event_mapping={str(k): str(v) for k, v in (data.get("event_mapping") or {}).items()},
-            column_mapping={str(k): str(v) for k, v in (data.get("column_mapping") or {}).items()},
+            event_mapping=_str_map(data.get("event_mapping")),
+            column_mapping=_str_map(data.get("column_mapping")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -42,6 +42,11 @@ class ProfileSettings:
             "event_mapping": dict(self.event_mapping),
             "column_mapping": dict(self.column_mapping),
         }
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    """A stored mapping as str → str; anything but a map (a hand-edited item...) counts as none."""
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
 
 
 def _opt_str(value: Any) -> str | None:

@@ -131,12 +131,13 @@ def test_partial_failure_then_retry_sends_nothing_twice(env: Env, monkeypatch: p
 def test_meta_unavailable_when_every_batch_fails_on_outages(env: Env) -> None:
     tenant = env.tenant()
     env.emulator.inject("http_503")
-    response = _confirm(tenant, conversion_rows(3), "down-1")
+    rows = conversion_rows(3)  # once: conversion_rows() stamps rows with the current second
+    response = _confirm(tenant, rows, "down-1")
     assert (response.status, response.error_type) == (504, "META_UNAVAILABLE")
     details = response.body["error"]["details"]
     assert details["status"] == "failed" and details["batches"][0]["status"] == "failed"
     env.emulator.clear_faults()
-    retry = _confirm(tenant, conversion_rows(3), "down-1")  # the key was released for a retry
+    retry = _confirm(tenant, rows, "down-1")  # the key was released for a retry
     assert retry.body["status"] == "succeeded"
 
 

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from capi_writeback_local.apigw import ApiGateway
 from capi_writeback_local.server import LocalApiServer
+from capi_writeback_local.stack import EnvPatch
 
 DEFAULT_PIXEL_ID = "1234567890"
 DEFAULT_META_TOKEN = "test-token"
@@ -50,7 +51,7 @@ class LocalApi:
         self.seed: Any = None
         self.gateway: ApiGateway | None = None
         self.server: LocalApiServer | None = None
-        self._saved_env: dict[str, str | None] = {}
+        self._env = EnvPatch()
 
     @property
     def url(self) -> str:
@@ -110,12 +111,7 @@ class LocalApi:
         if self.stack is not None:
             self.stack.stop()
             self.stack = None
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_env = {}
+        self._env.restore()
 
     def __enter__(self) -> LocalApi:
         return self.start()
@@ -124,6 +120,4 @@ class LocalApi:
         self.stop()
 
     def _set_env(self, values: dict[str, str]) -> None:
-        for key, value in values.items():
-            self._saved_env.setdefault(key, os.environ.get(key))
-            os.environ[key] = value
+        self._env.set(values)

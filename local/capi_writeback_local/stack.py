@@ -136,6 +136,26 @@ class DemoSeed:
                 f"profile_id={self.profile_id!r}, pixel_id={self.pixel_id!r}, secret_id={self.secret_id!r})")
 
 
+class EnvPatch:
+    """Environment variables set for a while, then put back exactly as they were (unset or old value)."""
+
+    def __init__(self) -> None:
+        self._saved: dict[str, str | None] = {}
+
+    def set(self, values: Mapping[str, str]) -> None:
+        for key, value in values.items():
+            self._saved.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def restore(self) -> None:
+        for key, value in self._saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved = {}
+
+
 class EmbeddedStack:
     """moto on 127.0.0.1 with the template's tables, as a context manager.
 
@@ -158,7 +178,7 @@ class EmbeddedStack:
         self.env: dict[str, str] = {}
         self.tables: dict[str, str] = {}
         self._server: Any = None
-        self._saved_env: dict[str, str | None] = {}
+        self._env = EnvPatch()
 
     def start(self) -> EmbeddedStack:
         """Start moto, set the environment, create the tables."""
@@ -182,12 +202,7 @@ class EmbeddedStack:
 
     def stop(self) -> None:
         """Restore the environment and stop the server (safe to call twice)."""
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_env = {}
+        self._env.restore()
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -219,33 +234,14 @@ class EmbeddedStack:
             response.read()
 
     def _set_env(self, values: Mapping[str, str]) -> None:
-        for key, value in values.items():
-            if key not in self._saved_env:
-                self._saved_env[key] = os.environ.get(key)
-            os.environ[key] = value
+        self._env.set(values)
 
-    def seed_demo(
-        self,
-        pixel_id: str = "1234567890",
-        meta_token: str = "test-token",
-        *,
-        workspace_id: str = "ws_demo",
-        user_id: str = "user_demo",
-        profile_id: str = "prof_demo",
-        api_token: str | None = None,
-        role: str = "owner",
-        test_event_code: str | None = "TEST12345",
-        country: str | None = "US",
-        currency: str | None = "USD",
-        token_ttl_seconds: int = 30 * 86400,
-    ) -> DemoSeed:
+    def seed_demo(self, pixel_id: str = "1234567890", meta_token: str = "test-token",
+                  **options: Any) -> DemoSeed:
         """Seed one ready-to-use workspace: write-back on, an owner, an mcp:write token, a profile
-        with an active Meta connection, and the connection's secret."""
+        with an active Meta connection, and the connection's secret (options: see `seed_demo`)."""
         return seed_demo(self.client("dynamodb"), self.client("secretsmanager"), self.tables,
-                         pixel_id=pixel_id, meta_token=meta_token, workspace_id=workspace_id,
-                         user_id=user_id, profile_id=profile_id, api_token=api_token, role=role,
-                         test_event_code=test_event_code, country=country, currency=currency,
-                         token_ttl_seconds=token_ttl_seconds)
+                         pixel_id=pixel_id, meta_token=meta_token, **options)
 
 
 def seed_demo(

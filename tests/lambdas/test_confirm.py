@@ -176,6 +176,29 @@ def test_breaker_opens_after_three_failures_and_closes_after_the_window(env: Env
     assert _confirm(tenant, conversion_rows(1, start=10), "after").body["status"] == "succeeded"
 
 
+def test_a_succeeded_key_still_replays_while_the_breaker_is_open(env: Env) -> None:
+    """SPEC §6: same key + same payload after success → the stored result, breaker or not."""
+    from capi_writeback.flow import default_services
+
+    tenant = env.tenant()
+    rows = conversion_rows(2, start=40)
+    first = _confirm(tenant, rows, "paid-once")
+    assert first.body["status"] == "succeeded"
+    for _ in range(3):
+        default_services().breaker.record_failure(tenant.profile_id)
+    requests = len(env.emulator.ledger())
+
+    again = _confirm(tenant, rows, "paid-once")
+    assert again.status == 200, again.body
+    assert again.body["replayed"] is True
+    assert again.body["batches"] == first.body["batches"]
+    assert _confirm(tenant, rows, "new-key").error_type == "CIRCUIT_OPEN"
+    assert _confirm(tenant, conversion_rows(1, start=90), "paid-once").error_type == "CIRCUIT_OPEN"
+    assert len(env.emulator.ledger()) == requests  # Meta was not called
+    statuses = [r["status"] for r in env.audit_rows(tenant.profile_id) if r["operation"] == "confirm"]
+    assert statuses.count("replayed") == 1
+
+
 def test_admin_reset_closes_the_breaker(env: Env) -> None:
     from capi_writeback.flow import default_services
 

@@ -37,6 +37,23 @@ def test_first_claim_is_new_with_nothing_done(ledger: ConfirmLedger) -> None:
     assert (claim.payload_hash, claim.batch_count) == (H1, 3)
 
 
+def test_stored_result_reads_only_a_succeeded_confirm_of_the_same_payload(
+    ledger: ConfirmLedger, clock: ManualClock
+) -> None:
+    assert ledger.stored_result("p1", "key-1", H1) is None  # nothing yet
+    claim = ledger.claim("p1", "key-1", H1, 1)
+    assert ledger.stored_result("p1", "key-1", H1) is None  # running, not succeeded
+    ledger.finish(claim, "failed", {"status": "failed"})
+    assert ledger.stored_result("p1", "key-1", H1) is None  # released, not succeeded
+    claim = ledger.claim("p1", "key-1", H1, 1)
+    ledger.finish(claim, "succeeded", {"status": "succeeded", "events_received": 3})
+    assert ledger.stored_result("p1", "key-1", H1) == {"status": "succeeded", "events_received": 3}
+    assert ledger.stored_result("p1", "key-1", H2) is None  # another payload
+    assert ledger.claim("p1", "key-1", H1, 1).kind == "replay"  # reading claimed nothing
+    clock.advance(7 * 86400 + 1)
+    assert ledger.stored_result("p1", "key-1", H1) is None  # expired records read as absent
+
+
 def test_succeeded_confirm_replays_its_result(ledger: ConfirmLedger) -> None:
     claim = ledger.claim("p1", "key-1", H1, 1)
     result = {"status": "succeeded", "events_received": 1000, "batches": [summary(0)], "value": 12.5}

@@ -2,8 +2,9 @@
 
 Each step checks the prerequisites, builds the selection, and writes exactly one audit row.
 
-Confirm's order: key present → prerequisites → build (pixel, preview_id) → breaker.check → ledger.claim
-(replay → the stored result with replayed=true) → send only batches Meta has not accepted yet, each
+Confirm's order: key present → prerequisites → build (pixel, preview_id) → breaker.check (open: a key
+that already succeeded for this payload still replays) → ledger.claim (replay → the stored result
+with replayed=true) → send only batches Meta has not accepted yet, each
 recorded in the ledger as it finishes → status → breaker success/failure → ledger.finish → audit.
 
 What a confirm answers:
@@ -25,7 +26,7 @@ from typing import Any
 from capi_writeback import observability as obs
 from capi_writeback.api.models import ConfirmRequest, DryRunRequest, PreviewRequest
 from capi_writeback.auth import Access, check_access, find_profile
-from capi_writeback.errors import IdempotencyKeyRequired, TestEventCodeRequired
+from capi_writeback.errors import CircuitOpen, IdempotencyKeyRequired, TestEventCodeRequired
 from capi_writeback.flow import selection as sel
 from capi_writeback.flow import sending
 from capi_writeback.flow.services import Services, default_services
@@ -149,22 +150,33 @@ def confirm(call: Call, request: ConfirmRequest, services: Services | None = Non
         if not key:
             raise IdempotencyKeyRequired()
         built = sel.build(services, access, request, note)
-        services.breaker.check(access.profile_id)
+        try:
+            services.breaker.check(access.profile_id)
+        except CircuitOpen:
+            # A succeeded confirm is still answered while the breaker is open: nothing is sent.
+            stored = services.ledger.stored_result(access.profile_id, key, built.payload_hash)
+            if stored is None:
+                raise
+            return _replay(call, note, built, stored)
         client = services.meta(access.connection.get("api_version"))
         size = int(getattr(getattr(client, "config", None), "batch_size", DEFAULT_BATCH_SIZE))
         batch_count = math.ceil(built.event_count / size)
         claim = services.ledger.claim(access.profile_id, key, built.payload_hash, batch_count)
         if claim.kind == "replay":
-            stored = dict(claim.result)
-            note.status = "replayed"
-            note.fbtrace_ids = [b["fbtrace_id"] for b in stored.get("batches", []) if b.get("fbtrace_id")]
-            obs.count(obs.REPLAYS)
-            obs.logger.info("confirm replayed", extra={"payload_hash": built.payload_hash})
-            return {**stored, "request_id": call.request_id, "replayed": True,
-                    "original_request_id": stored.get("request_id")}
+            return _replay(call, note, built, dict(claim.result))
         return _send_confirm(services, call, access, built, claim, note, key, client, batch_count)
 
     return audited(services, call, "confirm", body)
+
+
+def _replay(call: Call, note: Note, built: sel.Built, stored: dict[str, Any]) -> dict[str, Any]:
+    """The stored result of the succeeded confirm with this key, marked replayed (nothing resent)."""
+    note.status = "replayed"
+    note.fbtrace_ids = [b["fbtrace_id"] for b in stored.get("batches", []) if b.get("fbtrace_id")]
+    obs.count(obs.REPLAYS)
+    obs.logger.info("confirm replayed", extra={"payload_hash": built.payload_hash})
+    return {**stored, "request_id": call.request_id, "replayed": True,
+            "original_request_id": stored.get("request_id")}
 
 
 def _send_confirm(services: Services, call: Call, access: Access, built: sel.Built, claim: Any,

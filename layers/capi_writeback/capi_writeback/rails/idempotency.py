@@ -114,6 +114,14 @@ class ConfirmLedger:
             # Someone else moved the record between our read and our write: look again.
         raise ConfirmInProgress(details={"idempotency_key": key})
 
+    def stored_result(self, profile_id: str, key: str, payload_hash: str) -> dict[str, Any] | None:
+        """The result a claim would replay (a succeeded confirm of this payload), read without
+        claiming: lets a replay be answered where a new attempt would be refused (open breaker)."""
+        record = self.store.get(record_id(profile_id, key), self.clock())
+        if record is None or record.status != COMPLETED or record.payload_hash != payload_hash:
+            return None
+        return dict(record.result or {})
+
     def record_batch(self, claim: Claim, batch_index: int, batch_summary: Mapping[str, Any]) -> bool:
         """Remember that Meta accepted batch `batch_index`, so no retry sends it again; renews the
         lease. Safe from any thread. False when this attempt lost its lease (the batch is still

@@ -77,6 +77,9 @@ class LedgerStore(Protocol):
         """End `owner`'s attempt: status COMPLETED (with the result to replay) or RELEASED; False if
         `owner` no longer holds the record."""
 
+    def get(self, record_id: str, now: float) -> LedgerRecord | None:
+        """The live record with this id (expired ones read as absent), without changing anything."""
+
 
 @dataclass(frozen=True)
 class FailureLog:

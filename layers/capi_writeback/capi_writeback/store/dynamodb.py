@@ -217,6 +217,12 @@ class DynamoIdempotencyStore(_Table):
                 return self.create(record, now)
         return _ledger_record(old)
 
+    def get(self, record_id: str, now: float) -> LedgerRecord | None:
+        item = self.ddb.get_item(TableName=self.table, Key={"id": {"S": record_id}},
+                                 ConsistentRead=True).get("Item")
+        record = _ledger_record(item) if item else None
+        return record if record is not None and record.expiration > now else None  # TTL may lag
+
     def take_over(self, record: LedgerRecord, owner: str, lease_expires_at: float,
                   expiration: float) -> LedgerRecord | None:
         try:

@@ -47,6 +47,11 @@ class MemoryLedgerStore:
             self.records[record.id] = record
             return None
 
+    def get(self, record_id: str, now: float) -> LedgerRecord | None:
+        with self._lock:
+            record = self.records.get(record_id)
+            return record if record is not None and record.expiration > now else None
+
     def take_over(self, record: LedgerRecord, owner: str, lease_expires_at: float,
                   expiration: float) -> LedgerRecord | None:
         with self._lock:

@@ -230,6 +230,22 @@ def test_a_successful_confirm_closes_the_failure_window(env: Env) -> None:
     assert _confirm(tenant, conversion_rows(1, start=7), "after").body["status"] == "succeeded"
 
 
+def test_a_confirm_with_nothing_to_send_does_not_close_the_breaker_window(env: Env) -> None:
+    tenant = env.tenant()
+    env.emulator.inject("http_503")
+    for i in range(2):
+        assert _confirm(tenant, conversion_rows(1, start=i), f"f-{i}").error_type == "META_UNAVAILABLE"
+    env.emulator.clear_faults()
+    stale = [{**row, "occurred_at": 1_000_000} for row in conversion_rows(1, start=50)]  # skipped: too old
+    empty = _confirm(tenant, stale, "nothing")
+    assert (empty.body["status"], empty.body["event_count"]) == ("succeeded", 0)
+    env.emulator.inject("http_503")
+    assert _confirm(tenant, conversion_rows(1, start=6), "f-3").error_type == "META_UNAVAILABLE"
+    env.emulator.clear_faults()
+    # the empty confirm did not wipe the two earlier failures: this third one opened the breaker
+    assert _confirm(tenant, conversion_rows(1, start=7), "after").error_type == "CIRCUIT_OPEN"
+
+
 def test_a_confirm_with_many_long_skipped_ids_is_still_stored_and_replayable(env: Env) -> None:
     """The stored result must stay under the ledger's size bound whatever the input: a confirm whose
     result lists 1,000 skipped rows with long, incompressible conversion ids once answered 500 after

@@ -232,7 +232,8 @@ def _send_confirm(services: Services, call: Call, access: Access, built: sel.Bui
     }
     note.fbtrace_ids = [t for b in batches for t in b.get("fbtrace_ids", [])]
     if status == "succeeded":
-        services.breaker.record_success(access.profile_id)
+        if batches:  # a confirm that had nothing to send proves nothing about Meta: breaker unchanged
+            services.breaker.record_success(access.profile_id)
     else:
         _record_failure(services, access.profile_id)
     try:

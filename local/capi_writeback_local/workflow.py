@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from capi_writeback_local.apigw import LambdaContext
 from capi_writeback_local.cfn_template import DEFAULT_TEMPLATE, load_template, resources_of_type
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -99,22 +99,6 @@ def definition(queue_url: str, region: str = "us-east-1", account: str = ACCOUNT
     return re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], text)
 
 
-class _Context:
-    """The Lambda context attributes the handlers read."""
-
-    def __init__(self, function_name: str) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function_name}"
-        self.memory_limit_in_mb = 1769
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
-
-
 def _load_handler(function: WorkflowFunction) -> Handler:
     attribute = function.handler.rpartition(".")[2]
     if function.inline_code is not None:
@@ -162,7 +146,8 @@ class InProcessLambdas:
         with self._lock:
             self.calls.append((name, payload))
         try:
-            result = self.handler(function_name)(payload, _Context(name))
+            context = LambdaContext(name, "us-east-1", ACCOUNT, timeout_s=900)
+            result = self.handler(function_name)(payload, context)
         except Exception as exc:  # Lambda reports the class name as errorType
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),

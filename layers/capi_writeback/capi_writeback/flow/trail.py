@@ -9,7 +9,6 @@ another workspace's trail must not be written by a stranger. Rows carry ids, has
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -97,9 +96,8 @@ def _append(services: Services, call: Call, operation: str, note: Note) -> None:
         return  # profile unknown (or another workspace's): nothing to attribute the row to
     from capi_writeback.rails.audit import AuditRow
 
-    now = services.clock()
-    row = AuditRow(
-        audit_id=uuid.uuid4().hex,
+    row = AuditRow.new(
+        clock=services.clock,
         profile_id=call.profile_id,
         workspace_id=note.workspace_id,
         actor=call.principal.user_id,
@@ -113,7 +111,6 @@ def _append(services: Services, call: Call, operation: str, note: Note) -> None:
         fbtrace_ids=list(note.fbtrace_ids),
         status=note.status,
         error=note.error,
-        created_at=iso_ms(now),
     )
     services.audit.append(row)
     logger.info("audit row written", extra={"operation": operation, "status": note.status,

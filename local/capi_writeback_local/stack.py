@@ -80,7 +80,8 @@ def create_table_request(name: str, properties: Mapping[str, Any]) -> dict[str, 
     }
     if request["BillingMode"] == "PROVISIONED":
         request["ProvisionedThroughput"] = properties["ProvisionedThroughput"]
-    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification",
+                "DeletionProtectionEnabled"):
         if key in properties:
             request[key] = properties[key]
     if "SSESpecification" in properties:
@@ -96,7 +97,7 @@ def create_tables(
     """Create every table of the template; return {env var: table name} for the code to use.
 
     `names` maps logical id -> table name (default `default_table_name`). TTL and point-in-time
-    recovery are applied as the template declares them.
+    recovery are applied as the template declares them; deletion protection is part of CreateTable.
     """
     template = load_template(template_path)
     tables = resources_of_type(template, TABLE_TYPE)

@@ -1,9 +1,23 @@
-"""Reading the template's IAM statements: which actions each role is granted on which resource."""
+"""Reading the template's IAM statements: which actions each role is granted on which resource.
+
+A function's (or state machine's) `Policies` may hold inline statements and `!Ref`s to the
+template's own `AWS::IAM::ManagedPolicy` resources (the statements several roles share); the
+statements of a role are both, resolved here, so every check sees everything a role is granted.
+SAM adds only AWS-managed policies of its own (CloudWatch Logs; X-Ray segments with active tracing),
+never table or secret access.
+"""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
+
+from capi_writeback_local.cfn_template import load_template, resources_of_type
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+MANAGED_POLICIES = resources_of_type(TEMPLATE, "AWS::IAM::ManagedPolicy")
 
 
 def resource_name(resource: Any) -> str:
@@ -28,15 +42,27 @@ def resource_name(resource: Any) -> str:
     return str(resource)
 
 
+def managed_policy_of(policy: Any) -> str | None:
+    """The logical id of a template managed policy referenced as `!Ref X`, else None."""
+    if isinstance(policy, dict) and set(policy) == {"Ref"} and policy["Ref"] in MANAGED_POLICIES:
+        return str(policy["Ref"])
+    return None
+
+
 def statements(policies: Any) -> list[dict[str, Any]]:
-    """The inline statements of a function's Policies. Only inline statements are allowed, so this
-    sees everything the role is granted (SAM adds only AWSLambdaBasicExecutionRole for logs)."""
-    statements: list[dict[str, Any]] = []
+    """The statements of a function's Policies: inline ones, and those of the template's managed
+    policies it references. SAM policy templates and outside managed ARNs are refused, so this
+    sees everything the role is granted (besides what SAM adds, see the module docstring)."""
+    found: list[dict[str, Any]] = []
     for policy in policies or []:
+        managed = managed_policy_of(policy)
+        if managed is not None:
+            found.extend(MANAGED_POLICIES[managed]["Properties"]["PolicyDocument"]["Statement"])
+            continue
         assert isinstance(policy, dict) and set(policy) == {"Statement"}, \
-            f"only inline policy statements, not SAM policy templates or managed ARNs: {policy!r}"
-        statements.extend(policy["Statement"])
-    return statements
+            f"only inline statements or this template's managed policies: {policy!r}"
+        found.extend(policy["Statement"])
+    return found
 
 
 def as_list(value: Any) -> list[Any]:

@@ -97,3 +97,14 @@ def test_point_in_time_recovery(dynamodb: Any, env_var: str, enabled: str) -> No
     name = create_tables(dynamodb)[env_var]
     backups = dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == enabled
+
+
+def test_deletion_protection_is_applied_as_the_template_declares(dynamodb: Any) -> None:
+    """The audit table refuses DeleteTable locally too; the others can still be dropped."""
+    env = create_tables(dynamodb)
+    audit = dynamodb.describe_table(TableName=env["AUDIT_TABLE"])["Table"]
+    assert audit["DeletionProtectionEnabled"] is True
+    with pytest.raises(dynamodb.exceptions.ClientError, match="DeletionProtectionEnabled"):
+        dynamodb.delete_table(TableName=env["AUDIT_TABLE"])
+    dynamodb.delete_table(TableName=env["TOKENS_TABLE"])
+    assert env["AUDIT_TABLE"] in dynamodb.list_tables()["TableNames"]

@@ -15,7 +15,7 @@ from capi_writeback.meta.config import MetaClientConfig
 from capi_writeback.rails.idempotency import ConfirmLedger
 from capi_writeback_local.cfn_template import load_template, resources_of_type
 
-from .iam import as_list, grants, resource_name, statements
+from .iam import MANAGED_POLICIES, as_list, grants, managed_policy_of, resource_name, statements
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
@@ -63,6 +63,7 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
     "DocsFunction": {},
     "WeakShareFunction": {},
 }
+ROLE_OWNERS = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
 AUDIT_WRITES_FORBIDDEN = {
     "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:TransactWriteItems",
     "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete", "dynamodb:DeleteTable",
@@ -71,18 +72,21 @@ AUDIT_WRITES_FORBIDDEN = {
 
 
 def _all_iam_statements() -> list[tuple[str, dict[str, Any]]]:
-    """Every IAM statement anywhere in the template: function Policies, state machine Policies,
-    and explicit AWS::IAM::Role / Policy resources."""
+    """Every IAM statement a role of the template is granted, by role: function and state machine
+    Policies (the template's managed policies resolved into each role that references them), and
+    explicit AWS::IAM::Role / Policy resources. A managed policy may not attach itself elsewhere."""
     found: list[tuple[str, dict[str, Any]]] = []
     for logical_id, resource in RESOURCES.items():
         properties = resource.get("Properties") or {}
-        if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+        if resource["Type"] in ROLE_OWNERS:
             found.extend((logical_id, s) for s in statements(properties.get("Policies")))
         elif resource["Type"] == "AWS::IAM::Role":
             for policy in properties.get("Policies") or []:
                 found.extend((logical_id, s) for s in policy["PolicyDocument"]["Statement"])
-        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        elif resource["Type"] == "AWS::IAM::Policy":
             found.extend((logical_id, s) for s in properties["PolicyDocument"]["Statement"])
+        elif resource["Type"] == "AWS::IAM::ManagedPolicy":
+            assert not {"Roles", "Users", "Groups"} & set(properties), f"{logical_id} attaches itself"
     return found
 
 
@@ -173,6 +177,49 @@ def test_only_dry_run_and_confirm_read_meta_tokens() -> None:
         if "secretsmanager" in json.dumps(statement["Action"]):
             assert statement["Action"] == ["secretsmanager:GetSecretValue"]
             assert resource_name(statement["Resource"]) == "secret:capi-writeback/connections/*"
+
+
+def _statement_key(statement: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
+    return (frozenset(as_list(statement["Action"])),
+            frozenset(resource_name(r) for r in as_list(statement["Resource"])))
+
+
+def test_shared_statements_live_in_managed_policies() -> None:
+    """A statement two roles need is written once, as a managed policy both reference; each managed
+    policy is shared (else it belongs inline) and only this template's policies are referenced."""
+    users: dict[str, set[str]] = {name: set() for name in MANAGED_POLICIES}
+    inline: dict[tuple[frozenset[str], frozenset[str]], set[str]] = {}
+    for logical_id, resource in RESOURCES.items():
+        if resource["Type"] not in ROLE_OWNERS:
+            continue
+        for policy in resource["Properties"].get("Policies") or []:
+            managed = managed_policy_of(policy)
+            if managed is not None:
+                users[managed].add(logical_id)
+            else:
+                for statement in policy["Statement"]:
+                    if statement["Resource"] != "*":
+                        inline.setdefault(_statement_key(statement), set()).add(logical_id)
+    assert users and all(len(owners) >= 2 for owners in users.values()), users
+    assert {k: v for k, v in inline.items() if len(v) > 1} == {}
+    shared = {_statement_key(s) for m in MANAGED_POLICIES.values()
+              for s in m["Properties"]["PolicyDocument"]["Statement"]}
+    assert not shared & set(inline), "an inline statement repeats a managed policy"
+
+
+def test_the_only_explicit_role_lets_api_gateway_write_logs() -> None:
+    roles = resources_of_type(TEMPLATE, "AWS::IAM::Role")
+    assert list(roles) == ["ApiGatewayCloudWatchRole"]
+    role = roles["ApiGatewayCloudWatchRole"]
+    assert role["Condition"] == "CreateApiGatewayLogsRole"
+    assert role["DeletionPolicy"] == "Retain"  # the account-wide setting keeps pointing at it
+    properties = role["Properties"]
+    assert "Policies" not in properties
+    trust = properties["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                      "Action": "sts:AssumeRole"}]
+    push_logs = "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    assert properties["ManagedPolicyArns"] == [{"Fn::Sub": push_logs}]
 
 
 def test_table_settings() -> None:

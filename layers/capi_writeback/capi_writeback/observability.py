@@ -31,6 +31,7 @@ EVENTS_SENT = "EventsSent"
 CONFIRMS_FAILED = "ConfirmsFailed"
 BREAKER_OPENED = "BreakerOpened"
 REPLAYS = "Replays"
+SYNC_RUNS_FAILED = "SyncRunsFailed"  # emitted by warehouse syncs (SPEC §10); alarmed in template.yaml
 
 
 def count(name: str, value: int = 1) -> None:

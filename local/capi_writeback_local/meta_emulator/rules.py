@@ -103,6 +103,7 @@ class Strictness:
     check_app_data: bool = True
     min_version: int = 21
     max_version: int = 26
+    quality_web_only: bool = True  # dataset_quality counts website events only, as Meta's EMQ does
 
 
 @dataclass
@@ -120,17 +121,22 @@ class Request:
 # -- rule 1: route ------------------------------------------------------------------------------
 
 
-def parse_route(method: str, path: str, strictness: Strictness) -> tuple[str, str]:
-    """(api_version, pixel_id) of `POST /v{N}.{M}/{id}/events`, else a code-100 refusal."""
-    parts = [p for p in path.split("/") if p]
-    if len(parts) != 3 or parts[2] != "events":
-        raise Refusal(100, f"Unsupported request: unknown path {path!r}", type="GraphMethodException")
-    version, pixel_id = parts[0], parts[1]
+def check_version(version: str, strictness: Strictness) -> str:
+    """`v{N}.0` within the supported range (any Graph route), else a code-100 refusal."""
     match = _VERSION.match(version)
     if not match or match.group(2) != "0" or not (
         strictness.min_version <= int(match.group(1)) <= strictness.max_version
     ):
         raise Refusal(100, f"Unknown or unsupported Graph API version {version!r}")
+    return version
+
+
+def parse_route(method: str, path: str, strictness: Strictness) -> tuple[str, str]:
+    """(api_version, pixel_id) of `POST /v{N}.{M}/{id}/events`, else a code-100 refusal."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) != 3 or parts[2] != "events":
+        raise Refusal(100, f"Unsupported request: unknown path {path!r}", type="GraphMethodException")
+    version, pixel_id = check_version(parts[0], strictness), parts[1]
     if method != "POST":
         raise Refusal(
             100,
@@ -481,6 +487,7 @@ class Verdict:
     pixel_id: str | None = None
     token_source: str | None = None
     test_event_code: str | None = None
+    partner_agent: str | None = None
     event_count: int | None = None
     events: list[dict[str, Any]] | None = None
 
@@ -512,6 +519,8 @@ def evaluate(request: Inbound, policy: Policy, now: float, keep_events: bool = T
             )
         code = body.get("test_event_code") or query.get("test_event_code") or None
         verdict.test_event_code = str(code) if code is not None else None
+        agent = body.get("partner_agent") or query.get("partner_agent") or None
+        verdict.partner_agent = str(agent) if agent is not None else None
         events = parse_data(body)
         verdict.event_count = len(events)
         if keep_events:

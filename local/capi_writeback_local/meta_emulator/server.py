@@ -1,9 +1,13 @@
-"""The Meta CAPI emulator: a strict local stand-in for `POST /{version}/{pixel_id}/events`.
+"""The Meta CAPI emulator: a strict local stand-in for `POST /{version}/{pixel_id}/events`, and for
+the two Graph reads a sender makes around it: `GET /{version}/{pixel_id}` (is this token good for
+this pixel?) and `GET /{version}/dataset_quality` (match quality of what was received; an
+approximation, see `quality`).
 
 A `ThreadingHTTPServer` speaking HTTP/1.1 keep-alive (one daemon thread per connection), so a
-client's pooled connections are reused. It applies `rules` to every request, answers like Graph
-does, records every request in a ledger, keeps test events (with `test_event_code`) apart from live
-ones, and injects faults on demand. Control endpoints live under `/_emulator/`.
+client's pooled connections are reused. It applies `rules` to every events request and `reads` to
+every read, answers like Graph does, records every Graph request in a ledger (never a token), keeps
+test events (with `test_event_code`) apart from live ones, and injects faults on demand into any
+Graph request. Control endpoints live under `/_emulator/`.
 
 Latency faults set a floor on the response time: an affected request is answered no sooner than
 `latency_ms` after it arrived (the time spent parsing and validating counts toward it), like a remote
@@ -20,18 +24,23 @@ import json
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import rules
+from . import quality, reads, rules
 from .faults import Fault, FaultPlan, error_body
 from .rules import Refusal, Strictness
 
 DEDUP_WINDOW_SECONDS = 48 * 3600
+
+
+def default_pixel_name(pixel_id: str) -> str:
+    """The name `GET /{pixel_id}` answers for a pixel registered without one."""
+    return f"Pixel {pixel_id}"
 
 
 def _warm_up(_: int) -> None:
@@ -39,14 +48,17 @@ def _warm_up(_: int) -> None:
 
 
 class MetaEmulator:
-    """Start with `.start()` (or `with MetaEmulator() as meta:`); point clients at `.url`."""
+    """Start with `.start()` (or `with MetaEmulator() as meta:`); point clients at `.url`.
+
+    `pixel_ids` lists the known pixels, or maps each to the name `GET /{pixel_id}` answers.
+    """
 
     def __init__(
         self,
         host: str = "127.0.0.1",
         port: int = 0,
         tokens: Iterable[str] = ("test-token",),
-        pixel_ids: Iterable[str] = ("1234567890",),
+        pixel_ids: Iterable[str] | Mapping[str, str] = ("1234567890",),
         *,
         app_secret: str | None = None,
         now: Callable[[], float] = time.time,
@@ -67,7 +79,8 @@ class MetaEmulator:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
         self._tokens = set(tokens)
-        self._pixels = set(pixel_ids)
+        names = pixel_ids if isinstance(pixel_ids, Mapping) else {}
+        self._pixels = {str(p): str(names.get(p) or default_pixel_name(str(p))) for p in pixel_ids}
         self._faults = FaultPlan(list(faults), seed=seed)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -129,9 +142,9 @@ class MetaEmulator:
         with self._lock:
             self._tokens.discard(token)
 
-    def add_pixel(self, pixel_id: str) -> None:
+    def add_pixel(self, pixel_id: str, name: str | None = None) -> None:
         with self._lock:
-            self._pixels.add(pixel_id)
+            self._pixels[pixel_id] = name or default_pixel_name(pixel_id)
 
     def inject(
         self,
@@ -168,7 +181,9 @@ class MetaEmulator:
         self._faults.clear()
 
     def ledger(self) -> list[dict[str, Any]]:
-        """Every events-edge request: path, token_in_url, test code, events, response status, fault."""
+        """Every Graph request: edge ("events", "node", "dataset_quality"), method, path, where the
+        token was (token_source, token_in_url; never the token), pixel, test code, partner_agent,
+        events, response status and body, fault."""
         with self._lock:
             entries = [dict(entry) for entry in self._ledger]
         for entry in entries:
@@ -208,6 +223,12 @@ class MetaEmulator:
             kept.append(event)
         return kept
 
+    def received_batches(self, pixel_id: str) -> list[quality.ReceivedBatch]:
+        """The live (non-test) requests accepted for a pixel: receipt time, partner_agent, events."""
+        with self._lock:
+            batches = [b for b in self._accepted if b.pixel_id == pixel_id and not b.test_event_code]
+        return [quality.ReceivedBatch(b.received_at, b.partner_agent, b.all_events()) for b in batches]
+
     def test_event_codes(self) -> list[str]:
         with self._lock:
             return sorted({str(b.test_event_code) for b in self._accepted if b.test_event_code})
@@ -219,11 +240,13 @@ class MetaEmulator:
 
     # -- request handling -------------------------------------------------------------------------
 
-    def _events_request(self, handler: _Handler, method: str, raw: bytes) -> tuple[int, bytes, str] | None:
-        """Answer one events-edge request; None means "do not answer" (a timeout fault)."""
+    def _graph_request(self, handler: _Handler, method: str, raw: bytes) -> tuple[int, bytes, str] | None:
+        """Answer one Graph request; None means "do not answer" (a timeout fault)."""
         arrived = time.monotonic()
         split = urlsplit(handler.path)
+        read_edge = reads.edge_of(method, split.path)
         entry: dict[str, Any] = {
+            "edge": read_edge or "events",
             "method": method,
             "path": split.path,
             "token_in_url": "access_token" in parse_qs(split.query),
@@ -231,6 +254,7 @@ class MetaEmulator:
             "pixel_id": None,
             "api_version": None,
             "test_event_code": None,
+            "partner_agent": None,
             "event_count": None,
             "events": None,
             "status": None,
@@ -253,7 +277,10 @@ class MetaEmulator:
                 answer = error_body(decision.kind)
             else:
                 try:
-                    answer = self._judge_and_store(handler, method, split.query, raw, entry)
+                    if read_edge is not None:
+                        answer = self._judge_read(handler, split.path, split.query, entry)
+                    else:
+                        answer = self._judge_and_store(handler, method, split.query, raw, entry)
                 except Exception as exc:  # a bug here must still answer, like Graph's code 1
                     internal = Refusal(1, f"emulator internal error: {type(exc).__name__}", status=500)
                     answer = 500, json.dumps(internal.envelope()).encode(), "application/json"
@@ -273,6 +300,21 @@ class MetaEmulator:
             tokens, pixels = frozenset(self._tokens), frozenset(self._pixels)
         return rules.Policy(tokens, pixels, self.app_secret, self.strictness)
 
+    def _judge_read(
+        self, handler: _Handler, path: str, query: str, entry: dict[str, Any]
+    ) -> tuple[int, bytes, str]:
+        """A Graph read, answered in this process (it needs what was received)."""
+        with self._lock:
+            tokens, pixels = frozenset(self._tokens), dict(self._pixels)
+        verdict = reads.evaluate_read(
+            reads.ReadRequest(path, query, handler.headers.get("Authorization")),
+            tokens=tokens, pixels=pixels, app_secret=self.app_secret, strictness=self.strictness,
+            received=self.received_batches, now=self.now(),
+        )
+        entry.update(api_version=verdict.api_version, pixel_id=verdict.pixel_id,
+                     token_source=verdict.token_source)
+        return verdict.status, verdict.body, "application/json"
+
     def _judge_and_store(
         self, handler: _Handler, method: str, query: str, raw: bytes, entry: dict[str, Any]
     ) -> tuple[int, bytes, str]:
@@ -290,13 +332,15 @@ class MetaEmulator:
             pixel_id=verdict.pixel_id,
             token_source=verdict.token_source,
             test_event_code=verdict.test_event_code,
+            partner_agent=verdict.partner_agent,
             event_count=verdict.event_count,
         )
         if self.keep_events and verdict.event_count is not None:
             entry["events"] = verdict.events if verdict.events is not None else _Lazy(inbound)
         if verdict.status == 200:
             raw_copy = inbound if verdict.events is None else None  # keep raw bytes only when not parsed
-            stored = _Accepted(str(verdict.pixel_id), verdict.test_event_code, verdict.events, raw_copy)
+            stored = _Accepted(str(verdict.pixel_id), verdict.test_event_code, verdict.events, raw_copy,
+                               partner_agent=verdict.partner_agent, received_at=entry["received_at"])
             with self._lock:
                 self._accepted.append(stored)
         return verdict.status, verdict.body, "application/json"
@@ -359,6 +403,8 @@ class _Accepted:
     test_event_code: str | None
     events: list[dict[str, Any]] | None
     inbound: rules.Inbound | None
+    partner_agent: str | None = None
+    received_at: float = 0.0
 
     def all_events(self) -> list[dict[str, Any]]:
         events = self.events
@@ -396,7 +442,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = emulator._control(method, split.path, split.query, raw)
             self._reply(status, json.dumps(payload).encode(), "application/json")
             return
-        answer = emulator._events_request(self, method, raw)
+        answer = emulator._graph_request(self, method, raw)
         if answer is None:
             self.close_connection = True
             return

@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from capi_writeback.hashing import sha256_hex
+from capi_writeback.limits import MAX_BATCH_EVENTS
 from capi_writeback.mapping import event_table
 from capi_writeback.normalize import fbc_from_fbclid, hashed_user_data, normalize_currency, row_country
 from capi_writeback.normalize.currency import parse_amount
@@ -37,7 +38,6 @@ from capi_writeback.validate import (
     website_problem,
 )
 
-MAX_BATCH_SIZE = 1000
 _TEXT_CUSTOM_FIELDS = ("content_type", "content_name", "content_category", "order_id", "search_string",
                        "status")
 _WARNING_ROWS_SHOWN = 5
@@ -89,14 +89,14 @@ class BuildResult:
         counts = Counter(b.match_quality for b in self.events)
         return {level: counts.get(level, 0) for level in LEVELS}
 
-    def batches(self, size: int = MAX_BATCH_SIZE) -> list[list[dict[str, Any]]]:
+    def batches(self, size: int = MAX_BATCH_EVENTS) -> list[list[dict[str, Any]]]:
         return batches(self.payload, size)
 
 
-def batches(events: list[dict[str, Any]], size: int = MAX_BATCH_SIZE) -> list[list[dict[str, Any]]]:
+def batches(events: list[dict[str, Any]], size: int = MAX_BATCH_EVENTS) -> list[list[dict[str, Any]]]:
     """Consecutive slices of at most `size` (<= 1000, Meta's limit) events, in order."""
-    if not 1 <= size <= MAX_BATCH_SIZE:
-        raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}")
+    if not 1 <= size <= MAX_BATCH_EVENTS:
+        raise ValueError(f"batch size must be between 1 and {MAX_BATCH_EVENTS}")
     return [events[i:i + size] for i in range(0, len(events), size)]
 
 

@@ -366,7 +366,7 @@ def _content_ids(value: Any) -> list[str]:
         if not isinstance(value, list):
             return []
     if isinstance(value, str):
-        parts = value.replace("|", ",").replace(";", ",").split(",")
+        parts = value.split(",")  # comma-separated ids; `|` and `;` may be part of an id
     elif isinstance(value, list):
         parts = [str(v) for v in value if isinstance(v, (str, int)) and not isinstance(v, bool)]
     elif isinstance(value, int) and not isinstance(value, bool):
@@ -454,7 +454,7 @@ def _processing_options(row: Mapping[str, Any], event: dict[str, Any], warnings:
             except ValueError:
                 options = None
         elif isinstance(options, str):
-            options = [o.strip() for o in options.replace(";", ",").split(",") if o.strip()]
+            options = [o.strip() for o in options.split(",") if o.strip()]
         if isinstance(options, list) and all(isinstance(o, str) for o in options):
             event["data_processing_options"] = options
         else:

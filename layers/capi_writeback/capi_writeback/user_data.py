@@ -1,5 +1,9 @@
 """A row's customer information as Meta's `user_data` (CAPI-REFERENCE §3, SPEC §5): every registered
 user_data field (`capi_writeback.fields`) normalized by its normalizer, then hashed or kept as is.
+
+Where several values of a field come from: a list, or a JSON list written as text (a CSV cell). A
+scalar is one value, whatever it holds: `test|name@example.com` is one address, never split on `|`
+or `;` into a different person's.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ _MEMO_MAX = 50_000
 _memo: dict[str | None, dict[str, dict[str, str | None]]] = {}
 _memo_size = 0
 _MISSING: Any = object()
-_SEPARATORS = (";", "|")
+_LIST_HINTS = (",", ";", "|")
 # (field, user_data key, normalizer, memoized), rebuilt when the registry changes.
 _plan: tuple[tuple[str, str, Normalizer, bool], ...] = ()
 _raw_plan: tuple[tuple[str, str, Normalizer], ...] = ()
@@ -48,8 +52,10 @@ def hash_field(field: str, value: str, country: str | None) -> str | None:
         if _memo_size >= _MEMO_MAX:
             clear_caches()
             memo = _field_memos(country)[field]
-        _memo_size += 1
-        result = memo[value] = _hash_field(field, value, country)
+        result = _hash_field(field, value, country)
+        if "[" not in value:  # the fast path reads the memo only for values that are no JSON list
+            _memo_size += 1
+            memo[value] = result
         return result
     return _hash_field(field, value, country)
 
@@ -74,6 +80,9 @@ def _hash_field(field: str, value: str, country: str | None) -> str | None:
 
 
 def _unusable(field: str, value: str) -> str:
+    """The warning for a value that was dropped; a hint when it may be several values in one."""
+    if any(sep in value for sep in _LIST_HINTS):
+        return f"{field}: dropped a value that could not be normalized (several values? write a JSON list)"
     return f"{field}: dropped a value that could not be normalized"
 
 
@@ -92,7 +101,7 @@ def hashed_values(
 ) -> list[str]:
     """All usable hashed values of `field` in `row`, deduplicated in input order."""
     value = row.get(field)
-    if type(value) is str and ";" not in value and "|" not in value and "[" not in value:  # the common case
+    if type(value) is str and "[" not in value:  # the common case: one value
         hashed = hash_field(field, value, country) if value.strip() else None
         if hashed is None:
             if value.strip():
@@ -100,7 +109,7 @@ def hashed_values(
             return []
         return [hashed]
     out: list[str] = []
-    for text in _values(row.get(field), field, warnings):
+    for text in _values(value, field, warnings):
         hashed = hash_field(field, text, country)
         if hashed is None:
             warnings.append(_unusable(field, text))
@@ -121,13 +130,13 @@ def hashed_user_data(row: Mapping[str, Any], country: str | None, warnings: list
             continue
         if memoized:
             hashed = memos[field].get(value, _MISSING) if type(value) is str else _MISSING
-            if hashed is not _MISSING:  # seen before (never a value holding separators)
+            if hashed is not _MISSING:  # seen before (never a JSON list: see hash_field)
                 if hashed is not None:
                     user_data[key] = [hashed]
                 elif value.strip():
                     warnings.append(_unusable(field, value))
                 continue
-        if type(value) is str and ";" not in value and "|" not in value and "[" not in value:
+        if type(value) is str and "[" not in value:
             if memoized:
                 hashed = hash_field(field, value, country)
             elif len(value) >= 32:
@@ -161,7 +170,7 @@ def hashed_user_data(row: Mapping[str, Any], country: str | None, warnings: list
 def raw_value(row: Mapping[str, Any], field: str, country: str | None, warnings: list[str]) -> str | None:
     """The first usable value of an unhashed field (ip, user agent, fbc, fbp)."""
     normalize = RAW_FIELDS[field].normalize
-    for text in _values(row.get(field), field, warnings, split=False):
+    for text in _values(row.get(field), field, warnings, parse_json=False):
         value = normalize(text, country) if normalize is not None else None
         if value is not None:
             return value
@@ -169,21 +178,21 @@ def raw_value(row: Mapping[str, Any], field: str, country: str | None, warnings:
     return None
 
 
-def _values(value: Any, field: str, warnings: list[str], split: bool = True) -> list[str]:
+def _values(value: Any, field: str, warnings: list[str], parse_json: bool = True) -> list[str]:
+    """The texts of a field's value: each item of a list (or of a JSON list written as text), or
+    the one scalar as written."""
     if value is None or value == "":
         return []
     if isinstance(value, str):
-        if split and value[:1] == "[" and value.rstrip()[-1:] == "]":  # a JSON list (CSV cell)
-            try:
-                items = json.loads(value)
-            except ValueError:
-                items = None
-            if isinstance(items, list):
-                return _values(items, field, warnings, split)
-        if split and (";" in value or "|" in value):
-            for sep in _SEPARATORS:
-                value = value.replace(sep, "\x00")
-            return [part for part in value.split("\x00") if part.strip()]
+        if parse_json and "[" in value:
+            text = value.strip()
+            if text[:1] == "[" and text[-1:] == "]":  # a JSON list (CSV cell)
+                try:
+                    items = json.loads(text)
+                except ValueError:
+                    items = None
+                if isinstance(items, list):
+                    return _values(items, field, warnings, parse_json)
         return [value] if value.strip() else []
     if isinstance(value, bool) or not isinstance(value, (int, float, list, tuple)):
         warnings.append(f"{field}: dropped a value of type {type(value).__name__}")
@@ -194,7 +203,7 @@ def _values(value: Any, field: str, warnings: list[str], split: bool = True) -> 
         return [_number_text(value)]
     out: list[str] = []
     for item in value:
-        out.extend(_values(item, field, warnings, split))
+        out.extend(_values(item, field, warnings, parse_json))
     return out
 
 

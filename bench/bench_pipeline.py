@@ -19,9 +19,9 @@ import time
 from typing import Any
 
 from capi_writeback.events import build_events
-from capi_writeback.normalize import clear_caches
 from capi_writeback.rows import read_rows
 from capi_writeback.settings import ProfileSettings
+from capi_writeback.user_data import clear_caches
 
 ROWS = 50_000
 REPEATS = 5

@@ -81,7 +81,7 @@ def test_explicit_fbc_is_kept_and_not_rebuilt_from_fbclid() -> None:
 
 def test_lists_of_pii_values_are_deduplicated_in_order() -> None:
     row = make_row(email=["B@example.com", "a@example.com", "b@example.com "],
-                   phone="+1 650 555 1212|+44 7911 123456")
+                   phone='["+1 650 555 1212", "+44 7911 123456"]')
     user = build(row).payload[0]["user_data"]
     assert user["em"] == [sha256_hex("b@example.com"), sha256_hex("a@example.com")]
     assert user["ph"] == [sha256_hex("16505551212"), sha256_hex("447911123456")]
@@ -165,7 +165,7 @@ def test_processing_options_are_passed_through() -> None:
 
 
 @pytest.mark.parametrize(("cell", "expected"), [
-    ('["LDU"]', ["LDU"]), ("[]", []), (" [ ] ", []), ("LDU", ["LDU"]), ("LDU; X", ["LDU", "X"]),
+    ('["LDU"]', ["LDU"]), ("[]", []), (" [ ] ", []), ("LDU", ["LDU"]), ("LDU, X", ["LDU", "X"]),
 ])
 def test_processing_options_from_a_csv_cell(cell: str, expected: list[str]) -> None:
     event = build(make_row(data_processing_options=cell)).payload[0]
@@ -173,7 +173,7 @@ def test_processing_options_from_a_csv_cell(cell: str, expected: list[str]) -> N
 
 
 @pytest.mark.parametrize(("cell", "expected"), [
-    ('["sku-1", "sku-2"]', ["sku-1", "sku-2"]), ("[1, 2]", ["1", "2"]), ("sku-1|sku-2", ["sku-1", "sku-2"]),
+    ('["sku-1", "sku-2"]', ["sku-1", "sku-2"]), ("[1, 2]", ["1", "2"]), ("sku-1,sku-2", ["sku-1", "sku-2"]),
 ])
 def test_content_ids_from_a_csv_cell(cell: str, expected: list[str]) -> None:
     event = build(make_row(content_ids=cell)).payload[0]

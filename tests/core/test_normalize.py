@@ -8,7 +8,6 @@ from decimal import Decimal
 import phonenumbers
 import pytest
 from capi_writeback.hashing import already_hashed, is_hashed, sha256_hex
-from capi_writeback.normalize import hash_field
 from capi_writeback.normalize.currency import normalize_currency, parse_amount
 from capi_writeback.normalize.dates import normalize_date_of_birth
 from capi_writeback.normalize.email import normalize_email
@@ -22,6 +21,7 @@ from capi_writeback.normalize.identifiers import (
 from capi_writeback.normalize.location import normalize_country, normalize_state, normalize_zip
 from capi_writeback.normalize.names import normalize_city, normalize_name
 from capi_writeback.normalize.phone import normalize_phone
+from capi_writeback.user_data import hash_field
 
 # (field, raw value, country, expected hash) — CAPI-REFERENCE §3.2, from Meta's docs and verified there.
 META_VECTORS = [

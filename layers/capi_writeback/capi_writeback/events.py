@@ -19,12 +19,14 @@ from functools import cached_property
 from typing import Any
 
 from capi_writeback.hashing import sha256_hex
+from capi_writeback.limits import MAX_BATCH_EVENTS
 from capi_writeback.mapping import event_table
-from capi_writeback.normalize import fbc_from_fbclid, hashed_user_data, normalize_currency, row_country
+from capi_writeback.normalize import fbc_from_fbclid, normalize_currency
 from capi_writeback.normalize.currency import parse_amount
 from capi_writeback.quality import LEVELS, MatchQuality, match_quality
 from capi_writeback.rows import InvalidRow, Rejection, canonical_row, row_identity, unknown_keys
 from capi_writeback.settings import ProfileSettings
+from capi_writeback.user_data import hashed_user_data, row_country
 from capi_writeback.validate import (
     Problem,
     SkipReason,
@@ -37,7 +39,6 @@ from capi_writeback.validate import (
     website_problem,
 )
 
-MAX_BATCH_SIZE = 1000
 _TEXT_CUSTOM_FIELDS = ("content_type", "content_name", "content_category", "order_id", "search_string",
                        "status")
 _WARNING_ROWS_SHOWN = 5
@@ -89,14 +90,14 @@ class BuildResult:
         counts = Counter(b.match_quality for b in self.events)
         return {level: counts.get(level, 0) for level in LEVELS}
 
-    def batches(self, size: int = MAX_BATCH_SIZE) -> list[list[dict[str, Any]]]:
+    def batches(self, size: int = MAX_BATCH_EVENTS) -> list[list[dict[str, Any]]]:
         return batches(self.payload, size)
 
 
-def batches(events: list[dict[str, Any]], size: int = MAX_BATCH_SIZE) -> list[list[dict[str, Any]]]:
+def batches(events: list[dict[str, Any]], size: int = MAX_BATCH_EVENTS) -> list[list[dict[str, Any]]]:
     """Consecutive slices of at most `size` (<= 1000, Meta's limit) events, in order."""
-    if not 1 <= size <= MAX_BATCH_SIZE:
-        raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}")
+    if not 1 <= size <= MAX_BATCH_EVENTS:
+        raise ValueError(f"batch size must be between 1 and {MAX_BATCH_EVENTS}")
     return [events[i:i + size] for i in range(0, len(events), size)]
 
 
@@ -365,7 +366,7 @@ def _content_ids(value: Any) -> list[str]:
         if not isinstance(value, list):
             return []
     if isinstance(value, str):
-        parts = value.replace("|", ",").replace(";", ",").split(",")
+        parts = value.split(",")  # comma-separated ids; `|` and `;` may be part of an id
     elif isinstance(value, list):
         parts = [str(v) for v in value if isinstance(v, (str, int)) and not isinstance(v, bool)]
     elif isinstance(value, int) and not isinstance(value, bool):
@@ -453,7 +454,7 @@ def _processing_options(row: Mapping[str, Any], event: dict[str, Any], warnings:
             except ValueError:
                 options = None
         elif isinstance(options, str):
-            options = [o.strip() for o in options.replace(";", ",").split(",") if o.strip()]
+            options = [o.strip() for o in options.split(",") if o.strip()]
         if isinstance(options, list) and all(isinstance(o, str) for o in options):
             event["data_processing_options"] = options
         else:

@@ -17,42 +17,15 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import IO, Any, NamedTuple
 
+from capi_writeback import fields
+from capi_writeback.fields import HASHED_FIELDS, MULTI_VALUE_FIELDS, RAW_FIELDS, ROW_KEYS, SYNONYMS, spelling
 from capi_writeback.mapping import EventNameError, event_table, resolve_event_name
-from capi_writeback.normalize import HASHED_FIELDS, RAW_FIELDS, hashed_values, raw_value, row_country
 from capi_writeback.settings import ProfileSettings
+from capi_writeback.user_data import hashed_values, raw_value, row_country
 from capi_writeback.validate import SkipReason, action_source_problem
 
 StoredRow = dict[str, Any]
 
-ROW_KEYS = frozenset({
-    "conversion_id", "outcome_type", "event_name", "occurred_at", "action_source", "event_source_url",
-    "event_id", "email", "phone", "first_name", "last_name", "city", "state", "zip", "country",
-    "date_of_birth", "gender", "external_id", "client_ip_address", "client_user_agent", "fbc", "fbp",
-    "fbclid", "value", "currency", "content_ids", "contents", "content_type", "content_name",
-    "content_category", "order_id", "num_items", "search_string", "status", "predicted_ltv",
-    "data_processing_options", "data_processing_options_country", "data_processing_options_state",
-    "app_data", "_warnings",
-})
-
-# Other spellings -> canonical key: CAPI's own user_data keys first, then common export headers.
-SYNONYMS: dict[str, str] = {
-    "em": "email", "ph": "phone", "fn": "first_name", "ln": "last_name", "ct": "city", "st": "state",
-    "zp": "zip", "db": "date_of_birth", "ge": "gender", "event_time": "occurred_at",
-    "emails": "email", "email_address": "email", "e_mail": "email", "mail": "email",
-    "phones": "phone", "phone_number": "phone", "mobile": "phone", "mobile_phone": "phone",
-    "telephone": "phone", "tel": "phone", "firstname": "first_name", "given_name": "first_name",
-    "lastname": "last_name", "surname": "last_name", "family_name": "last_name", "town": "city",
-    "province": "state", "region": "state", "state_code": "state", "zip_code": "zip",
-    "zipcode": "zip", "postal_code": "zip", "postcode": "zip", "country_code": "country",
-    "dob": "date_of_birth", "birthdate": "date_of_birth", "birthday": "date_of_birth",
-    "birth_date": "date_of_birth", "sex": "gender", "customer_id": "external_id",
-    "user_id": "external_id", "ip": "client_ip_address", "ip_address": "client_ip_address",
-    "user_agent": "client_user_agent", "ua": "client_user_agent", "timestamp": "occurred_at",
-    "conversion_time": "occurred_at", "created_at": "occurred_at", "event": "event_name",
-    "outcome": "outcome_type", "url": "event_source_url", "amount": "value", "revenue": "value",
-    "order_value": "value", "dpo": "data_processing_options",
-}
-MULTI_VALUE_FIELDS = frozenset(HASHED_FIELDS)
 _NESTED = ("user_data", "custom_data")
 _UNSEEN = "\x00unseen"
 _KNOWN: dict[str, str | None] = {}  # raw key -> canonical key (or None), filled as keys are seen
@@ -148,10 +121,20 @@ def _kind(value: Any) -> str:
 @lru_cache(maxsize=4096)
 def canonical_key(key: str) -> str | None:
     """`'Email Address'` -> `'email'`, `'em'` -> `'email'`; unknown keys -> None."""
-    text = key.strip().lower().replace(" ", "_").replace("-", "_")
+    text = spelling(key)
     if text in ROW_KEYS:
         return text
     return SYNONYMS.get(text)
+
+
+def _forget_keys() -> None:
+    """The registry changed: what a key means must be looked up again."""
+    canonical_key.cache_clear()
+    _KNOWN.clear()
+    _PLANS.clear()
+
+
+fields.on_change(_forget_keys)
 
 
 def canonical_row(raw: Mapping[str, Any], column_mapping: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -338,7 +321,7 @@ def prepare_for_storage(
             if hashed:
                 stored[key] = hashed
         elif key in RAW_FIELDS:
-            kept = raw_value(row, key, warnings)
+            kept = raw_value(row, key, country, warnings)
             if kept is not None:
                 stored[key] = kept
         elif key == "_warnings":

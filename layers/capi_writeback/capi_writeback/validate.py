@@ -10,6 +10,8 @@ from collections.abc import Collection, Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from capi_writeback.fields import BASELINE_INVALID, CUSTOMER_KEYS, STRONG_KEYS
+
 ACTION_SOURCES = frozenset({
     "email", "website", "app", "phone_call", "chat", "physical_store", "system_generated",
     "business_messaging", "other",
@@ -17,20 +19,8 @@ ACTION_SOURCES = frozenset({
 MAX_AGE_SECONDS = 7 * 86400
 PHYSICAL_STORE_MAX_AGE_SECONDS = 62 * 86400
 FUTURE_TOLERANCE_SECONDS = 60
-
-# Keys of user_data that identify a customer (CAPI-REFERENCE §3.1).
-CUSTOMER_KEYS = frozenset({
-    "em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id",
-    "client_ip_address", "client_user_agent", "fbc", "fbp",
-})
-# Since v13.0 an event is invalid if its customer keys are only (a subset of) one of these.
-BASELINE_INVALID = (
-    frozenset({"ct", "country", "st", "zp", "ge", "client_user_agent"}),
-    frozenset({"db", "client_user_agent"}),
-    frozenset({"fn", "ge"}),
-    frozenset({"ln", "ge"}),
-)
-STRONG_KEYS = CUSTOMER_KEYS.difference(*BASELINE_INVALID)
+# Which user_data keys identify a customer, and which of them are too weak alone, is said by the
+# field registry (`capi_writeback.fields`): CUSTOMER_KEYS, STRONG_KEYS, BASELINE_INVALID.
 
 
 class SkipReason(StrEnum):
@@ -129,7 +119,7 @@ def identifiers_problem(keys: Collection[str]) -> Problem | None:
     """At least one customer identifier, and not only one of Meta's baseline-invalid combinations."""
     if not STRONG_KEYS.isdisjoint(keys):
         return None  # any key outside every baseline-invalid combination is enough
-    present = CUSTOMER_KEYS.intersection(keys)
+    present = {key for key in keys if key in CUSTOMER_KEYS}
     if not present:
         return Problem(SkipReason.NO_CUSTOMER_IDENTIFIERS, "no usable customer identifier")
     for combo in BASELINE_INVALID:

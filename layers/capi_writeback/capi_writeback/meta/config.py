@@ -6,9 +6,11 @@ import os
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
+from capi_writeback.limits import MAX_BATCH_EVENTS
+
 from .retry import RetryPolicy
 
-MAX_BATCH = 1000  # Meta accepts at most 1,000 events per request (CAPI-REFERENCE §1.6)
+MAX_BATCH = MAX_BATCH_EVENTS  # the name this package exports
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ def normalize_external_id(value: str, country: str | None = None) -> str | None:
     return text or None
 
 
-def normalize_ip(value: str) -> str | None:
+def normalize_ip(value: str, country: str | None = None) -> str | None:
     """A valid IPv4/IPv6 address, optionally with a parameter-builder `.appendix`; else None."""
     text = value.strip()
     if _IPV4.fullmatch(text) or _valid_ip(text):
@@ -39,13 +39,13 @@ def _valid_ip(text: str) -> bool:
     return True
 
 
-def normalize_user_agent(value: str) -> str | None:
+def normalize_user_agent(value: str, country: str | None = None) -> str | None:
     """The user agent as sent by the browser, trimmed; empty -> None."""
     text = value.strip()
     return text or None
 
 
-def normalize_fb_cookie(value: str) -> str | None:
+def normalize_fb_cookie(value: str, country: str | None = None) -> str | None:
     """An `_fbc`/`_fbp` value in Meta's `fb.<i>.<ms>.<id>` form, kept exactly (fbclid is
     case-sensitive); anything else -> None."""
     text = value.strip()

@@ -1,5 +1,5 @@
 """The local HTTP front door: a threading HTTP/1.1 server on 127.0.0.1 that hands every request to
-the API Gateway stand-in (apigw.py). It only moves bytes; all API behaviour lives behind it."""
+the API Gateway stand-in (api_gateway/). It only moves bytes; all API behaviour lives behind it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from capi_writeback_local.apigw import MAX_REQUEST_BYTES, ApiGateway, HttpRequest, HttpResponse
+from capi_writeback_local.api_gateway import MAX_REQUEST_BYTES, ApiGateway, HttpRequest, HttpResponse
 
 LOOPBACK = "127.0.0.1"
 

@@ -9,8 +9,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from capi_writeback_local.apigw import MAX_REQUEST_BYTES, ApiDefinition, ApiGateway, HttpRequest, HttpResponse
-from capi_writeback_local.server import LocalApiServer
+from capi_writeback_local.api_gateway import (
+    MAX_REQUEST_BYTES,
+    ApiDefinition,
+    ApiGateway,
+    HttpRequest,
+    HttpResponse,
+)
+from capi_writeback_local.http_server import LocalApiServer
 
 
 class Recorder(ApiGateway):

@@ -15,14 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from capi_writeback_local.apigw import (
-    ApiDefinition,
-    ApiGateway,
-    FunctionPool,
-    HttpRequest,
-    Route,
-    policy_allows,
-)
+from capi_writeback_local.api_gateway import ApiDefinition, ApiGateway, HttpRequest, Route
+from capi_writeback_local.api_gateway.authorizer import policy_allows
+from capi_writeback_local.lambda_runtime import FunctionPool
 
 ALLOW_ALL = {"Version": "2012-10-17",
              "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow",

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from capi_writeback.errors import ERRORS
 from capi_writeback_local.api_gateway import ApiDefinition, ApiGateway, HttpRequest, Route
 from capi_writeback_local.api_gateway.authorizer import policy_allows
+from capi_writeback_local.api_gateway.responses import DEFAULT_GATEWAY_STATUS, GatewayResponses
 from capi_writeback_local.lambda_runtime import FunctionPool
 
 ALLOW_ALL = {"Version": "2012-10-17",
@@ -289,6 +291,32 @@ def test_integration_timeout_answers_504_while_the_function_carries_on(template_
     gateway = ApiGateway(pool, api, integration_timeout=0.05)
     response = gateway.handle(HttpRequest("GET", "/slow"))
     assert response.status == 504
-    assert _error(response)["type"] == "INTERNAL"  # the template's DEFAULT_5XX body
+    error = _error(response)
+    assert error["type"] == "GATEWAY_TIMEOUT" and "same idempotency_key" in error["fix"]
+    assert error["request_id"] == response.header("x-amzn-RequestId")
     assert len(pool.calls["slow"]) == 1  # it was invoked, and is still running
     finished.set()
+
+
+@pytest.mark.parametrize("kind", sorted(DEFAULT_GATEWAY_STATUS))
+def test_every_response_the_gateway_makes_is_a_spec_error_of_the_table(
+        template_api: ApiDefinition, kind: str) -> None:
+    """The template's GatewayResponses, the ERRORS table and the local gateway agree."""
+    response = GatewayResponses(template_api.gateway_responses).make(kind, "req-1")
+    assert response.header("Content-Type") == "application/json"
+    error = json.loads(response.body)["error"]
+    assert set(error) == {"type", "message", "fix", "request_id"} and error["request_id"] == "req-1"
+    spec = ERRORS[error["type"]]
+    assert error["message"] and error["fix"]
+    if kind != "REQUEST_TOO_LARGE":  # a VALIDATION_ERROR with its own status, message and fix
+        assert (error["message"], error["fix"]) == (spec.message, spec.fix)
+    if kind in ("INTEGRATION_TIMEOUT", "MISSING_AUTHENTICATION_TOKEN", "UNAUTHORIZED", "ACCESS_DENIED"):
+        assert response.status == spec.status
+
+
+def test_the_integration_timeout_is_its_own_spec_type(template_api: ApiDefinition) -> None:
+    response = GatewayResponses(template_api.gateway_responses).make("INTEGRATION_TIMEOUT", "req-1")
+    spec = ERRORS["GATEWAY_TIMEOUT"]
+    assert response.status == spec.status == 504
+    assert json.loads(response.body) == {"error": {"type": "GATEWAY_TIMEOUT", "message": spec.message,
+                                                   "fix": spec.fix, "request_id": "req-1"}}

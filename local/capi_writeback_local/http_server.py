@@ -1,92 +1,90 @@
 """The local HTTP front door: a threading HTTP/1.1 server on 127.0.0.1 that hands every request to
-the API Gateway stand-in (api_gateway/). It only moves bytes; all API behaviour lives behind it."""
+the API Gateway stand-in (api_gateway/). It only moves bytes; all API behaviour lives behind it.
+
+Whatever it cannot take apart (a request line or headers http.server refuses, a body that is not
+framed as HTTP/1.1 says, see http_body.py) is answered with the gateway's SPEC error body, never
+http.server's HTML page, and the connection is closed.
+"""
 
 from __future__ import annotations
 
 import sys
 import threading
 import time
+from collections.abc import Callable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
 from urllib.parse import urlsplit
 
 from capi_writeback_local.api_gateway import MAX_REQUEST_BYTES, ApiGateway, HttpRequest, HttpResponse
+from capi_writeback_local.http_body import BodyTooLarge, MalformedBody, read_body
 
 LOOPBACK = "127.0.0.1"
+
+
+# What the front door says when http.server cannot parse the request line or headers. Its own
+# messages are not used: they quote the request line, which is caller data (a token in a query...).
+_UNPARSABLE: dict[int, str] = {
+    HTTPStatus.REQUEST_URI_TOO_LONG: "The request line is longer than 65,536 bytes.",
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: "A header line is longer than 65,536 bytes, or there are "
+                                                "more than 100 headers.",
+    HTTPStatus.HTTP_VERSION_NOT_SUPPORTED: "Only HTTP/1.0 and HTTP/1.1 are served.",
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: LocalApiServer
 
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        """Every method goes to the gateway, TRACE, CONNECT and made-up ones included: API Gateway
+        answers a method no resource has like an unknown route, where http.server would send 501."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
     def _serve(self) -> None:
-        try:
-            body = self._read_body()
-        except _TooLarge:
-            self._send(self.server.gateway.too_large())
-            self.close_connection = True
-            return
-        except ValueError:
-            self.send_error(400, "Bad request body")
-            return
-        url = urlsplit(self.path)
-        request = HttpRequest(
-            method=self.command,
-            path=url.path or "/",
-            query=url.query,
-            headers=list(self.headers.items()),
-            body=body,
-            source_ip=self.client_address[0],
-        )
         started = time.monotonic()
-        response = self.server.gateway.handle(request)
-        self._send(response)
-        # the path only: a query string is caller data (it may hold an email or a pasted token)
-        self.server.log_request_line(self.command, request.path, response.status, time.monotonic() - started)
+        url = urlsplit(self.path)
+        path = url.path or "/"
+        try:
+            body = read_body(self.headers, self.rfile, MAX_REQUEST_BYTES)
+        except BodyTooLarge:  # refused unread, so the connection cannot be reused
+            self._respond(self.server.gateway.too_large(), path, started, close=True)
+            return
+        except MalformedBody as exc:  # where the next request would start is unknown: close
+            self._respond(self.server.gateway.malformed(400, str(exc)), path, started, close=True)
+            return
+        request = HttpRequest(method=self.command, path=path, query=url.query,
+                              headers=list(self.headers.items()), body=body,
+                              source_ip=self.client_address[0])
+        self._respond(self.server.gateway.handle(request), path, started)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a request line or headers it cannot parse) as the gateway's
+        SPEC error body, not an HTML page; always a 4xx, since the request is at fault."""
+        status = code if 400 <= code < 500 else HTTPStatus.BAD_REQUEST
+        self.request_version = self.protocol_version  # a full response, even to an HTTP/0.9-looking line
+        text = _UNPARSABLE.get(code, "The HTTP request line or headers are malformed.")
+        self._respond(self.server.gateway.malformed(status, text), "-", time.monotonic(), close=True)
 
-    def do_HEAD(self) -> None:
-        self._serve()
-
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline().strip():
-                        pass  # trailers
-                    return b"".join(chunks)
-                total += size
-                if total > MAX_REQUEST_BYTES:
-                    raise _TooLarge()
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0:
-            raise ValueError("negative Content-Length")
-        if length > MAX_REQUEST_BYTES:
-            raise _TooLarge()
-        return self.rfile.read(length) if length else b""
-
-    def _send(self, response: HttpResponse) -> None:
+    def _respond(self, response: HttpResponse, path: str, started: float, *, close: bool = False) -> None:
         self.send_response(response.status)
         for key, value in response.headers:
             if key.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(key, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if close:
+            self.send_header("Connection", "close")  # also ends this connection's request loop
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+        # the path only: a query string is caller data (it may hold an email or a pasted token)
+        self.server.log_request_line(self.command or "-", path, response.status, time.monotonic() - started)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: the server logs one line per request itself (log_request_line)."""
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class LocalApiServer(ThreadingHTTPServer):

@@ -308,10 +308,31 @@ def test_every_response_the_gateway_makes_is_a_spec_error_of_the_table(
     assert set(error) == {"type", "message", "fix", "request_id"} and error["request_id"] == "req-1"
     spec = ERRORS[error["type"]]
     assert error["message"] and error["fix"]
-    if kind != "REQUEST_TOO_LARGE":  # a VALIDATION_ERROR with its own status, message and fix
-        assert (error["message"], error["fix"]) == (spec.message, spec.fix)
+    if kind in ("REQUEST_TOO_LARGE", "DEFAULT_4XX"):  # a refused request: its own status and words
+        assert error["type"] == "VALIDATION_ERROR" and 400 <= response.status < 500
+        return
+    assert (error["message"], error["fix"]) == (spec.message, spec.fix)
     if kind in ("INTEGRATION_TIMEOUT", "MISSING_AUTHENTICATION_TOKEN", "UNAUTHORIZED", "ACCESS_DENIED"):
         assert response.status == spec.status
+    else:  # the authorizer or the function failed: DEFAULT_5XX keeps API Gateway's own 5xx
+        assert error["type"] == "INTERNAL" and 500 <= response.status < 600
+
+
+def test_a_request_that_cannot_be_parsed_keeps_its_status_and_says_what_is_wrong(
+        template_api: ApiDefinition) -> None:
+    response = ApiGateway(FunctionPool(), template_api).malformed(431, "Too many headers.")
+    assert response.status == 431
+    error = _error(response)
+    assert (error["type"], error["message"]) == ("VALIDATION_ERROR", "Too many headers.")
+    assert error["request_id"] == response.header("x-amzn-RequestId")
+
+
+def test_methods_are_case_sensitive(template_api: ApiDefinition) -> None:
+    gateway, pool = _gateway(template_api)
+    assert gateway.handle(HttpRequest("GET", "/v1/docs")).status == 200
+    response = gateway.handle(HttpRequest("get", "/v1/docs"))
+    assert response.status == 404 and _error(response)["type"] == "NOT_FOUND"
+    assert len(pool.calls["docs"]) == 1
 
 
 def test_the_integration_timeout_is_its_own_spec_type(template_api: ApiDefinition) -> None:

@@ -93,10 +93,11 @@ class ApiDefinition:
                    identity_pattern=pattern, gateway_responses=responses)
 
     def route(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
-        """The route `method path` reaches and its path parameters; (None, {}) when none does."""
+        """The route `method path` reaches and its path parameters; (None, {}) when none does.
+        Methods are case-sensitive (RFC 9110 §9.1): `get` is not GET."""
         path = path.rstrip("/") or "/"
         for route in self.routes:
-            if route.method == method.upper():
+            if route.method == method:
                 params = route.match(path)
                 if params is not None:
                     return route, params

@@ -77,3 +77,8 @@ class ApiGateway:
     def too_large(self) -> HttpResponse:
         """The gateway's answer to a body over the 10 MB limit (the server stops reading it)."""
         return self.responses.make("REQUEST_TOO_LARGE", str(uuid.uuid4()))
+
+    def malformed(self, status: int, message: str) -> HttpResponse:
+        """The gateway's answer to a request that cannot be parsed: a 4xx with the template's
+        DEFAULT_4XX body, `message` saying what is wrong (never quoting the request)."""
+        return self.responses.make("DEFAULT_4XX", str(uuid.uuid4()), status=status, message=message)

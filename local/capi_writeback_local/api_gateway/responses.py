@@ -24,6 +24,7 @@ DEFAULT_GATEWAY_STATUS = {
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
     "INTEGRATION_FAILURE": (502, "Internal server error"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
+    "DEFAULT_4XX": (400, "Bad Request"),  # any other refusal: here, a request that cannot be parsed
 }
 
 # The x-amzn-ErrorType header API Gateway sends with each kind.
@@ -35,6 +36,7 @@ ERROR_TYPE_HEADER = {
     "AUTHORIZER_CONFIGURATION_ERROR": "AuthorizerConfigurationException",
     "REQUEST_TOO_LARGE": "RequestTooLargeException",
     "INTEGRATION_TIMEOUT": "IntegrationTimeout",
+    "DEFAULT_4XX": "BadRequestException",
 }
 
 
@@ -44,9 +46,12 @@ class GatewayResponses:
     def __init__(self, configured: Mapping[str, GatewayResponse]) -> None:
         self.configured = configured
 
-    def make(self, kind: str, request_id: str) -> HttpResponse:
-        """The response for `kind` (a key of DEFAULT_GATEWAY_STATUS), as the template shapes it."""
-        status, message = DEFAULT_GATEWAY_STATUS[kind]
+    def make(self, kind: str, request_id: str, *, status: int | None = None,
+             message: str | None = None) -> HttpResponse:
+        """The response for `kind` (a key of DEFAULT_GATEWAY_STATUS), as the template shapes it;
+        `status` and `message` replace the kind's defaults (the template's StatusCode still wins)."""
+        default_status, default_message = DEFAULT_GATEWAY_STATUS[kind]
+        status, message = status or default_status, message or default_message
         fallback = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
         spec = self.configured.get(kind) or self.configured.get(fallback)
         headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id),

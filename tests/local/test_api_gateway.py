@@ -1,7 +1,8 @@
 """The API Gateway stand-in: authorizer step, proxy events and responses, gateway responses.
 
 Functions here are plain Python callables behind a FunctionPool, so each API Gateway rule is
-checked on its own; the real handlers run behind it in test_serve.py.
+checked on its own; the real handlers run behind it in test_serve.py and test_local_api.py, and
+the runtime itself (copies, invocations) in test_lambda_runtime.py.
 """
 
 from __future__ import annotations
@@ -234,37 +235,6 @@ def test_explicit_deny_wins_and_wildcards_match() -> None:
         policy_allows({"Statement": "nope"}, arn)
 
 
-def test_concurrent_requests_get_separate_function_copies(tmp_path: Path) -> None:
-    """Like Lambda: one copy of a function serves one request at a time."""
-    folder = tmp_path / "slow"
-    folder.mkdir()
-    (folder / "app.py").write_text(
-        "import time\n"
-        "busy = []\n"
-        "def lambda_handler(event, context):\n"
-        "    busy.append(1)\n"
-        "    overlapped = len(busy) > 1\n"
-        "    time.sleep(0.05)\n"
-        "    busy.pop()\n"
-        "    return {'statusCode': 500 if overlapped else 200, 'body': __name__}\n")
-    api = ApiDefinition(routes=(Route("GET", "/slow", "slow", authorized=False),))
-    gateway = ApiGateway(FunctionPool(tmp_path), api)
-    results: list[Any] = []
-
-    def call() -> None:
-        results.append(gateway.handle(HttpRequest("GET", "/slow")))
-
-    threads = [threading.Thread(target=call) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert [r.status for r in results] == [200] * 6
-    assert len({r.body for r in results}) >= 2  # more than one copy was loaded
-    again = gateway.handle(HttpRequest("GET", "/slow"))
-    assert again.body in {r.body for r in results}  # a warm copy is reused, not loaded again
-
-
 def test_a_function_that_fails_to_load_answers_502_and_is_not_kept(tmp_path: Path) -> None:
     folder = tmp_path / "broken"
     folder.mkdir()
@@ -280,10 +250,11 @@ def test_a_function_that_fails_to_load_answers_502_and_is_not_kept(tmp_path: Pat
 
 
 def test_integration_timeout_answers_504_while_the_function_carries_on(template_api: ApiDefinition) -> None:
-    finished = threading.Event()
+    finished, completed = threading.Event(), threading.Event()
 
     def slow(event: dict[str, Any]) -> dict[str, Any]:
         finished.wait(5)
+        completed.set()
         return {"statusCode": 200}
 
     pool = FakePool({"slow": slow})
@@ -296,6 +267,7 @@ def test_integration_timeout_answers_504_while_the_function_carries_on(template_
     assert error["request_id"] == response.header("x-amzn-RequestId")
     assert len(pool.calls["slow"]) == 1  # it was invoked, and is still running
     finished.set()
+    assert completed.wait(5)  # and it ran to its end after the gateway stopped waiting
 
 
 @pytest.mark.parametrize("kind", sorted(DEFAULT_GATEWAY_STATUS))

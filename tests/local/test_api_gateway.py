@@ -198,7 +198,13 @@ def test_proxy_response_headers_are_merged_and_base64_bodies_decoded(template_ap
     assert response.header("X-One") == "h"
 
 
-@pytest.mark.parametrize("result", [None, {"body": "no status"}, {"statusCode": "200"}, "text"])
+@pytest.mark.parametrize("result", [
+    None, {"body": "no status"}, {"statusCode": "200"}, "text", {"statusCode": True},
+    {"statusCode": 1000}, {"statusCode": 99}, {"statusCode": 200, "body": {"not": "a string"}},
+    {"statusCode": 200, "body": "abc", "isBase64Encoded": True},  # not base64
+    {"statusCode": 200, "body": "lone \ud800 surrogate"},
+    {"statusCode": 200, "headers": ["X-A"]}, {"statusCode": 200, "multiValueHeaders": {"X-A": "one"}},
+    {"statusCode": 200, "multiValueHeaders": ["X-A"]}])
 def test_malformed_or_crashing_function_gives_the_gateway_5xx(
         template_api: ApiDefinition, result: Any) -> None:
     gateway, _pool = _gateway(template_api, preview=lambda event: result)

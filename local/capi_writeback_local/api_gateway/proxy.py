@@ -87,28 +87,41 @@ def proxy_event(
 
 
 def proxy_response(result: Any, request_id: str) -> HttpResponse | None:
-    """The HTTP response for a function's proxy result; None when the result is malformed."""
-    if not isinstance(result, Mapping) or not isinstance(result.get("statusCode"), int):
+    """The HTTP response for a function's proxy result; None when it is malformed (API Gateway
+    then answers 502): no integer status in 100-599, a body that is not a string (or not base64
+    when it says so, or not encodable as UTF-8), headers that are not a map, multi-value headers
+    that are not lists."""
+    if not isinstance(result, Mapping):
+        return None
+    status = result.get("statusCode")
+    headers = result.get("headers") or {}
+    multi = result.get("multiValueHeaders") or {}
+    raw = result.get("body")
+    if (not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599
+            or not isinstance(headers, Mapping) or not isinstance(multi, Mapping)
+            or not all(isinstance(values, list) for values in multi.values())
+            or not (raw is None or isinstance(raw, str))):
         return None
     merged: list[tuple[str, str]] = []
-    multi = result.get("multiValueHeaders") or {}
     for key, values in multi.items():
-        merged += [(str(key), str(v)) for v in (values or [])]
+        merged += [(str(key), str(v)) for v in values]
     seen = {k.lower() for k, _ in merged}
-    for key, value in (result.get("headers") or {}).items():
+    for key, value in headers.items():
         if str(key).lower() not in seen:
             merged.append((str(key), str(value)))
     if "content-type" not in {k.lower() for k, _ in merged}:
         merged.append(("Content-Type", "application/json"))
     merged.append(("x-amzn-RequestId", request_id))
-    raw = result.get("body")
-    if raw is None:
-        body = b""
-    elif result.get("isBase64Encoded"):
-        body = base64.b64decode(str(raw))
-    else:
-        body = str(raw).encode("utf-8")
-    return HttpResponse(int(result["statusCode"]), merged, body)
+    try:
+        if raw is None:
+            body = b""
+        elif result.get("isBase64Encoded"):
+            body = base64.b64decode(raw, validate=True)
+        else:
+            body = raw.encode("utf-8")
+    except ValueError:  # not base64 (binascii.Error), or a lone surrogate (UnicodeEncodeError)
+        return None
+    return HttpResponse(status, merged, body)
 
 
 def _event_body(raw: bytes) -> tuple[str | None, bool]:

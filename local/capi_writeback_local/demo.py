@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from capi_writeback_local.data import load_sample
-from capi_writeback_local.serve import LocalApi
+from capi_writeback_local.local_api import LocalApi
 
 STORE_CHUNK = 1000  # rows per POST .../conversions (the API's limit)
 SELECTION: dict[str, Any] = {"last_days": 30}  # wide enough to include stale rows, to show them skipped

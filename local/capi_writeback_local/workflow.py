@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from capi_writeback_local.apigw import LambdaContext
 from capi_writeback_local.cfn_template import DEFAULT_TEMPLATE, load_template, resources_of_type
+from capi_writeback_local.lambda_runtime import FunctionPool, LambdaContext
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATE_MACHINE = "ConfirmWorkflow"
@@ -106,8 +106,6 @@ def _load_handler(function: WorkflowFunction) -> Handler:
         exec(compile(function.inline_code, f"<{function.logical_id} InlineCode>", "exec"), namespace)
         handler: Handler = namespace[attribute]
         return handler
-    from capi_writeback_local.apigw import FunctionPool
-
     pool = FunctionPool()
     assert function.folder is not None
 

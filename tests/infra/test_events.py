@@ -16,8 +16,8 @@ from typing import Any
 
 import boto3
 import pytest
-from capi_writeback_local.apigw import FunctionPool, LambdaContext
 from capi_writeback_local.cfn_template import load_template, resources_of_type
+from capi_writeback_local.lambda_runtime import FunctionPool, LambdaContext
 from capi_writeback_local.meta_emulator import MetaEmulator
 from capi_writeback_local.stack import create_tables, seed_demo, table_env
 from moto import mock_aws

@@ -282,7 +282,8 @@ def test_refused_tokens_answer_the_spec_unauthenticated_error(response_type: str
 
 @pytest.mark.parametrize(("response_type", "error_type"), [("MISSING_AUTHENTICATION_TOKEN", "NOT_FOUND"),
                                                            ("DEFAULT_5XX", "INTERNAL"),
-                                                           ("THROTTLED", "THROTTLED")])
+                                                           ("THROTTLED", "THROTTLED"),
+                                                           ("INTEGRATION_TIMEOUT", "GATEWAY_TIMEOUT")])
 def test_gateway_errors_reuse_the_error_table(response_type: str, error_type: str) -> None:
     status, body = _gateway_body(response_type)
     spec = ERRORS[error_type]

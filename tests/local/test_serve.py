@@ -6,6 +6,7 @@ dry-run → confirm → replay → audit), then check the docs and the clean shu
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import queue
@@ -176,6 +177,27 @@ def test_openapi_and_swagger_ui(served: Served) -> None:
     status, headers, raw = served.call("GET", served.base + "/v1/docs", token=None)
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert b"SwaggerUIBundle" in raw
+
+
+@pytest.mark.parametrize("request_bytes,status,error_type", [
+    (b"TRACE /v1/docs HTTP/1.1\r\nHost: x\r\n\r\n", 404, "NOT_FOUND"),
+    (b"CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: x\r\n\r\n", 404, "NOT_FOUND"),
+    (b"POST /v1/docs HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400, "VALIDATION_ERROR"),
+    (b"GET /v1/docs?token=cwb_x HTTP/1.1 junk\r\n\r\n", 400, "VALIDATION_ERROR"),
+])
+def test_requests_http_cannot_take_get_the_spec_error_body(
+        served: Served, request_bytes: bytes, status: int, error_type: str) -> None:
+    import socket
+
+    host, port = served.base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request_bytes)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        body = json.loads(response.read())
+    assert response.status == status and response.getheader("Content-Type") == "application/json"
+    assert body["error"]["type"] == error_type and body["error"]["fix"]
+    assert body["error"]["request_id"] == response.getheader("x-amzn-RequestId")
 
 
 def test_sigterm_stops_cleanly(served: Served) -> None:

@@ -73,6 +73,12 @@ ERRORS: dict[str, ErrorSpec] = {
     "THROTTLED": ErrorSpec(
         429, "Too many requests.",
         "Slow down and retry after a second."),
+    # Answered by API Gateway itself when a function runs past its 29 s integration timeout; the
+    # function carries on, so a confirm still completes and its result can be fetched by key.
+    "GATEWAY_TIMEOUT": ErrorSpec(
+        504, "The API stopped waiting after 29 seconds; the request is still being processed.",
+        "The confirm continues: call again with the same idempotency_key for its result (a preview "
+        "or dry-run: retry, or select fewer rows)."),
     "INTERNAL": ErrorSpec(
         500, "An unexpected error occurred.",
         "Retry; if it persists, report the request_id."),

@@ -14,7 +14,7 @@ import sys
 import threading
 from types import FrameType
 
-from capi_writeback_local.serve import DEFAULT_META_TOKEN, DEFAULT_PIXEL_ID, LocalApi
+from capi_writeback_local.local_api import DEFAULT_META_TOKEN, DEFAULT_PIXEL_ID, LocalApi
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

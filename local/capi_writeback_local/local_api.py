@@ -17,8 +17,8 @@ import logging
 import os
 from typing import IO, Any
 
-from capi_writeback_local.apigw import ApiGateway
-from capi_writeback_local.server import LocalApiServer
+from capi_writeback_local.api_gateway import ApiGateway
+from capi_writeback_local.http_server import LocalApiServer
 from capi_writeback_local.stack import EnvPatch
 
 DEFAULT_PIXEL_ID = "1234567890"

@@ -1,7 +1,8 @@
 """The API Gateway stand-in: authorizer step, proxy events and responses, gateway responses.
 
 Functions here are plain Python callables behind a FunctionPool, so each API Gateway rule is
-checked on its own; the real handlers run behind it in test_serve.py.
+checked on its own; the real handlers run behind it in test_serve.py and test_local_api.py, and
+the runtime itself (copies, invocations) in test_lambda_runtime.py.
 """
 
 from __future__ import annotations
@@ -15,14 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from capi_writeback_local.apigw import (
-    ApiDefinition,
-    ApiGateway,
-    FunctionPool,
-    HttpRequest,
-    Route,
-    policy_allows,
-)
+from capi_writeback.errors import ERRORS
+from capi_writeback_local.api_gateway import ApiDefinition, ApiGateway, HttpRequest, Route
+from capi_writeback_local.api_gateway.authorizer import policy_allows
+from capi_writeback_local.api_gateway.responses import DEFAULT_GATEWAY_STATUS, GatewayResponses
+from capi_writeback_local.lambda_runtime import FunctionPool
 
 ALLOW_ALL = {"Version": "2012-10-17",
              "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow",
@@ -200,7 +198,13 @@ def test_proxy_response_headers_are_merged_and_base64_bodies_decoded(template_ap
     assert response.header("X-One") == "h"
 
 
-@pytest.mark.parametrize("result", [None, {"body": "no status"}, {"statusCode": "200"}, "text"])
+@pytest.mark.parametrize("result", [
+    None, {"body": "no status"}, {"statusCode": "200"}, "text", {"statusCode": True},
+    {"statusCode": 1000}, {"statusCode": 99}, {"statusCode": 200, "body": {"not": "a string"}},
+    {"statusCode": 200, "body": "abc", "isBase64Encoded": True},  # not base64
+    {"statusCode": 200, "body": "lone \ud800 surrogate"},
+    {"statusCode": 200, "headers": ["X-A"]}, {"statusCode": 200, "multiValueHeaders": {"X-A": "one"}},
+    {"statusCode": 200, "multiValueHeaders": ["X-A"]}])
 def test_malformed_or_crashing_function_gives_the_gateway_5xx(
         template_api: ApiDefinition, result: Any) -> None:
     gateway, _pool = _gateway(template_api, preview=lambda event: result)
@@ -237,37 +241,6 @@ def test_explicit_deny_wins_and_wildcards_match() -> None:
         policy_allows({"Statement": "nope"}, arn)
 
 
-def test_concurrent_requests_get_separate_function_copies(tmp_path: Path) -> None:
-    """Like Lambda: one copy of a function serves one request at a time."""
-    folder = tmp_path / "slow"
-    folder.mkdir()
-    (folder / "app.py").write_text(
-        "import time\n"
-        "busy = []\n"
-        "def lambda_handler(event, context):\n"
-        "    busy.append(1)\n"
-        "    overlapped = len(busy) > 1\n"
-        "    time.sleep(0.05)\n"
-        "    busy.pop()\n"
-        "    return {'statusCode': 500 if overlapped else 200, 'body': __name__}\n")
-    api = ApiDefinition(routes=(Route("GET", "/slow", "slow", authorized=False),))
-    gateway = ApiGateway(FunctionPool(tmp_path), api)
-    results: list[Any] = []
-
-    def call() -> None:
-        results.append(gateway.handle(HttpRequest("GET", "/slow")))
-
-    threads = [threading.Thread(target=call) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert [r.status for r in results] == [200] * 6
-    assert len({r.body for r in results}) >= 2  # more than one copy was loaded
-    again = gateway.handle(HttpRequest("GET", "/slow"))
-    assert again.body in {r.body for r in results}  # a warm copy is reused, not loaded again
-
-
 def test_a_function_that_fails_to_load_answers_502_and_is_not_kept(tmp_path: Path) -> None:
     folder = tmp_path / "broken"
     folder.mkdir()
@@ -283,10 +256,11 @@ def test_a_function_that_fails_to_load_answers_502_and_is_not_kept(tmp_path: Pat
 
 
 def test_integration_timeout_answers_504_while_the_function_carries_on(template_api: ApiDefinition) -> None:
-    finished = threading.Event()
+    finished, completed = threading.Event(), threading.Event()
 
     def slow(event: dict[str, Any]) -> dict[str, Any]:
         finished.wait(5)
+        completed.set()
         return {"statusCode": 200}
 
     pool = FakePool({"slow": slow})
@@ -294,6 +268,54 @@ def test_integration_timeout_answers_504_while_the_function_carries_on(template_
     gateway = ApiGateway(pool, api, integration_timeout=0.05)
     response = gateway.handle(HttpRequest("GET", "/slow"))
     assert response.status == 504
-    assert _error(response)["type"] == "INTERNAL"  # the template's DEFAULT_5XX body
+    error = _error(response)
+    assert error["type"] == "GATEWAY_TIMEOUT" and "same idempotency_key" in error["fix"]
+    assert error["request_id"] == response.header("x-amzn-RequestId")
     assert len(pool.calls["slow"]) == 1  # it was invoked, and is still running
     finished.set()
+    assert completed.wait(5)  # and it ran to its end after the gateway stopped waiting
+
+
+@pytest.mark.parametrize("kind", sorted(DEFAULT_GATEWAY_STATUS))
+def test_every_response_the_gateway_makes_is_a_spec_error_of_the_table(
+        template_api: ApiDefinition, kind: str) -> None:
+    """The template's GatewayResponses, the ERRORS table and the local gateway agree."""
+    response = GatewayResponses(template_api.gateway_responses).make(kind, "req-1")
+    assert response.header("Content-Type") == "application/json"
+    error = json.loads(response.body)["error"]
+    assert set(error) == {"type", "message", "fix", "request_id"} and error["request_id"] == "req-1"
+    spec = ERRORS[error["type"]]
+    assert error["message"] and error["fix"]
+    if kind in ("REQUEST_TOO_LARGE", "DEFAULT_4XX"):  # a refused request: its own status and words
+        assert error["type"] == "VALIDATION_ERROR" and 400 <= response.status < 500
+        return
+    assert (error["message"], error["fix"]) == (spec.message, spec.fix)
+    if kind in ("INTEGRATION_TIMEOUT", "MISSING_AUTHENTICATION_TOKEN", "UNAUTHORIZED", "ACCESS_DENIED"):
+        assert response.status == spec.status
+    else:  # the authorizer or the function failed: DEFAULT_5XX keeps API Gateway's own 5xx
+        assert error["type"] == "INTERNAL" and 500 <= response.status < 600
+
+
+def test_a_request_that_cannot_be_parsed_keeps_its_status_and_says_what_is_wrong(
+        template_api: ApiDefinition) -> None:
+    response = ApiGateway(FunctionPool(), template_api).malformed(431, "Too many headers.")
+    assert response.status == 431
+    error = _error(response)
+    assert (error["type"], error["message"]) == ("VALIDATION_ERROR", "Too many headers.")
+    assert error["request_id"] == response.header("x-amzn-RequestId")
+
+
+def test_methods_are_case_sensitive(template_api: ApiDefinition) -> None:
+    gateway, pool = _gateway(template_api)
+    assert gateway.handle(HttpRequest("GET", "/v1/docs")).status == 200
+    response = gateway.handle(HttpRequest("get", "/v1/docs"))
+    assert response.status == 404 and _error(response)["type"] == "NOT_FOUND"
+    assert len(pool.calls["docs"]) == 1
+
+
+def test_the_integration_timeout_is_its_own_spec_type(template_api: ApiDefinition) -> None:
+    response = GatewayResponses(template_api.gateway_responses).make("INTEGRATION_TIMEOUT", "req-1")
+    spec = ERRORS["GATEWAY_TIMEOUT"]
+    assert response.status == spec.status == 504
+    assert json.loads(response.body) == {"error": {"type": "GATEWAY_TIMEOUT", "message": spec.message,
+                                                   "fix": spec.fix, "request_id": "req-1"}}

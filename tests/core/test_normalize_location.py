@@ -28,6 +28,9 @@ from capi_writeback.normalize.location import normalize_country, normalize_state
     ("ZAF", "za"), ("VGB", "vg"), ("MAC", "mo"), ("TWN", "tw"), ("PRK", "kp"), ("FRA", "fr"), ("ESP", "es"),
     # Stray digits: never guess which country was meant.
     ("us123", None), ("123us", None), ("ca1", None), ("Japan2024", None), ("DEU1", None),
+    # Former and alternative ISO names; "not available" is not Namibia (na).
+    ("Swaziland", "sz"), ("Macedonia, the former Yugoslav Republic of", "mk"), ("n/a", None), ("N/A", None),
+    ("NA", "na"),
 ])
 def test_country_iso_names_and_alpha3(raw: str, expected: str | None) -> None:
     assert normalize_country(raw) == expected

@@ -51,8 +51,11 @@ _COUNTRY_SYNONYMS = {
     "suomi": "fi", "éire": "ie", "eire": "ie", "ελλάδα": "gr", "hellas": "gr", "magyarország": "hu",
     "česko": "cz", "românia": "ro", "россия": "ru", "україна": "ua", "ukraina": "ua", "日本": "jp",
     "nippon": "jp", "中国": "cn", "prc": "cn", "대한민국": "kr", "한국": "kr", "भारत": "in", "bharat": "in",
-    "méxico": "mx", "perú": "pe", "türkiye": "tr", "turkiye": "tr",
+    "méxico": "mx", "perú": "pe", "türkiye": "tr", "turkiye": "tr", "swaziland": "sz",
+    "macedoniatheformeryugoslavrepublicof": "mk", "theformeryugoslavrepublicofmacedonia": "mk",
 }
+# "Not available" markers whose letters would spell a code ("n/a" -> na, Namibia).
+_NOT_AVAILABLE = frozenset({"n/a", "n.a.", "n.a", "n/a."})
 
 _US_ZIP = re.compile(r"[0-9]{5}(?:-[0-9]{4})?")
 _US_ZIP_DASH = re.compile(r"\s*([0-9]{5})-")  # 5 digits and a dash: ZIP+4 and whatever follows
@@ -89,7 +92,9 @@ def _letters(value: str) -> str:
 def normalize_country(value: str, country: str | None = None) -> str | None:
     """`'United States'` -> `'us'`, `'DE'` -> `'de'`, `'UK'` -> `'gb'`, `'DEU'` -> `'de'`,
     `'Korea, Republic of'` -> `'kr'`; unknown -> None. A digit is never part of a country, so
-    `'us123'` is dropped rather than guessed."""
+    `'us123'` is dropped rather than guessed, and `'n/a'` is not Namibia."""
+    if value.strip().lower() in _NOT_AVAILABLE:
+        return None
     text = _letters(value)
     if len(text) == 2:
         return text if text in ISO_COUNTRIES else _COUNTRIES.get(text)

@@ -36,3 +36,18 @@ def test_email_invisible_and_compatibility_characters(raw: str, expected: str | 
 ])
 def test_gender_synonyms(raw: str, expected: str) -> None:
     assert normalize_gender(raw) == expected
+
+
+def test_the_format_character_class_covers_every_cf_code_point() -> None:
+    import sys
+    import unicodedata
+
+    from capi_writeback.normalize.email import _FORMAT
+
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        category = unicodedata.category(char)
+        if category == "Cf":
+            assert _FORMAT.fullmatch(char), hex(code)
+        elif _FORMAT.fullmatch(char):
+            assert category == "Cn", hex(code)  # assigned as Cf by a later Unicode than Python's

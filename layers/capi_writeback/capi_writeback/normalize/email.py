@@ -16,6 +16,12 @@ import unicodedata
 # (<>,;: quotes...), dot-separated domain labels, a top-level domain of letters (or punycode).
 _SPECIAL = r'@\s<>()\[\],;:"\\\x00-\x1f\x7f-\x9f'
 _EMAIL = re.compile(rf"[^{_SPECIAL}]+@(?:[^{_SPECIAL}.]+\.)+(?:[^\W\d_]{{2,63}}|xn--[a-z0-9-]+)")
+# Unicode format characters (category Cf, Unicode 15.1; a test checks it against unicodedata).
+_FORMAT = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
 
 
 def normalize_email(value: str, country: str | None = None) -> str | None:
@@ -34,5 +40,5 @@ def normalize_email(value: str, country: str | None = None) -> str | None:
 
 def _unicode_clean(value: str) -> str:
     """Without format characters, NFKC: `'ｊｏｈｎ\\u200b＠example.com'` -> `'john@example.com'`."""
-    text = "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
-    return unicodedata.normalize("NFKC", text)
+    text = value if value.isprintable() else _FORMAT.sub("", value)  # isprintable: no Cf, fast
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)

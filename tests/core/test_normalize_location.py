@@ -67,6 +67,8 @@ def test_state(raw: str, country: str | None, expected: str | None) -> None:
     ("12345-6789-extra", None, "12345"), ("12345-6789-extra", "us", "12345"), ("12345-", None, "12345"),
     ("90210-1234-more-data", None, "90210"), (" 37221-3312 ", None, "37221"), ("94107 USA", "us", "94107"),
     ("94107-1234 ", "us", "94107"),
+    # Only the ZIP+4 shape is cut when the country is unknown: a Brazilian CEP (5+3 digits) is not one.
+    ("01310-100", None, "01310100"), ("12345-678", None, "12345678"), ("12345---", None, "12345"),
 ])
 def test_zip(raw: str, country: str | None, expected: str | None) -> None:
     assert normalize_zip(raw, country) == expected

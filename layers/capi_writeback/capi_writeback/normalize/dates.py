@@ -2,7 +2,8 @@
 
 Accepted: `1997-02-16`, `19970216`, `1997/2/16`, `2/16/1997` (month first for US or unknown country,
 day first elsewhere; an unambiguous day > 12 wins either way), `16.02.1997`, `16 Feb 1997`,
-`February 16, 1997`, ISO date-times, two-digit years. Years must be 1900..this year.
+`February 16, 1997`, ISO date-times and any of these followed by a time of day
+(`12/31/1990 00:00`), two-digit years. Years must be 1900..this year.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ _MONTHS = {
     for name in names
 }
 _ISO_DATETIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})[t ].*")
+# A time of day after the date ("12/31/1990 00:00", "31.12.1990 23:59:59 +01:00", "... 12:00 am"):
+# exports of date-time columns; the time is not part of a date of birth.
+_TIME = re.compile(
+    r"(?:t|,?\s+)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?\s*(?:[ap]\.?m\.?)?"
+    r"\s*(?:z|utc|gmt|[+-]\d{2}(?::?\d{2})?)?$"
+)
 _TOKENS = re.compile(r"[0-9]+|[^\W\d_]+")
 
 
@@ -32,6 +39,8 @@ def normalize_date_of_birth(value: str, country: str | None = None) -> str | Non
     iso = _ISO_DATETIME.fullmatch(text)
     if iso:
         text = f"{iso[1]}-{iso[2]}-{iso[3]}"
+    elif ":" in text:
+        text = _TIME.sub("", text, count=1)
     tokens = _TOKENS.findall(text)
     month_first = country in (None, "us")
     if len(tokens) == 1 and _number(tokens[0]) and len(tokens[0]) == 8:

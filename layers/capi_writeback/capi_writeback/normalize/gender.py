@@ -5,11 +5,12 @@ from __future__ import annotations
 _GENDER = {
     **dict.fromkeys(
         ("m", "male", "man", "men", "mr", "boy", "he", "him", "masculine", "masc", "h", "homme",
-         "hombre", "masculino", "männlich", "mannlich", "maennlich", "mann", "uomo", "maschio"), "m"),
+         "hombre", "masculino", "männlich", "mannlich", "maennlich", "mann", "uomo", "maschio", "gentleman",
+         "sir"), "m"),
     **dict.fromkeys(
         ("f", "female", "woman", "women", "mrs", "ms", "miss", "girl", "she", "her", "feminine",
          "fem", "w", "femme", "mujer", "femenino", "feminino", "weiblich", "frau", "donna",
-         "femmina"), "f"),
+         "femmina", "lady", "ma'am", "maam", "madam"), "f"),
 }
 
 

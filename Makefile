@@ -9,7 +9,7 @@ SAMVENV := .venv-sam
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml layers/capi_writeback/requirements.txt
+$(STAMP): pyproject.toml layers/capi_writeback/requirements.txt layers/mcp/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
@@ -19,7 +19,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 typecheck: setup
-	$(BIN)/mypy layers/capi_writeback/capi_writeback
+	$(BIN)/mypy layers/capi_writeback/capi_writeback layers/mcp/capi_writeback_mcp
 
 unit: setup
 	bin/offline $(BIN)/python -m pytest

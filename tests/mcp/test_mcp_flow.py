@@ -3,6 +3,7 @@ Meta emulator's ledger as the witness of what was (not) sent, in both protocol g
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -115,3 +116,25 @@ def test_audit_pages(api: LocalApi) -> None:
     assert len(second.structured_content["items"]) == 1 and second.structured_content["next"] is None
     bad = mcp.call("get_writeback_audit", {"profile_id": profile_id, "next": "not-a-cursor"})
     assert refusal_of(bad)["type"] == "VALIDATION_ERROR"
+
+
+def test_no_raw_pii_or_token_in_logs(api: LocalApi, caplog: pytest.LogCaptureFixture) -> None:
+    """Inline rows carry raw PII into the tool call; neither it nor the token may reach a log line,
+    whether the call succeeds, is malformed, or names an unknown argument holding PII."""
+    profile_id, token = _seed_profile(api, "pii")
+    mcp = Mcp(api.url + "/v1/mcp", token)
+    secret_email, secret_phone = "pii.canary.4711@example.com", "+1 415 555 4711"
+    rows = [{**conversion_rows("pii", 1)[0], "email": secret_email, "phone": secret_phone}]
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()
+    assert mcp.call("send_meta_conversions", {"mode": "preview", "profile_id": profile_id,
+                                              "rows": rows}).is_error is False
+    refusal_of(mcp.call("send_meta_conversions", {"mode": "preview", "profile_id": profile_id,
+                                                  "rows": rows, "last_days": secret_email}))
+    refusal_of(mcp.call("send_meta_conversions", {"mode": "preview", "profile_id": profile_id,
+                                                  secret_email: secret_phone}))
+    # every record, with its extra fields, from every logger (the layer's, the SDK's, Mangum's...)
+    logs = "\n".join(f"{r.getMessage()} {r.__dict__!r}" for r in caplog.records)
+    assert "mcp tool answered" in logs and "tool call refused" in logs  # the logs were captured
+    for secret in (secret_email, secret_phone, "pii.canary", token):
+        assert secret not in logs

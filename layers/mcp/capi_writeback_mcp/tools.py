@@ -39,7 +39,7 @@ INSTRUCTIONS = (
 class Caller:
     """Who is calling, as the TOKEN authorizer established it, and the API Gateway request id."""
 
-    principal: Any  # layer.Principal
+    principal: layer.Principal
     request_id: str | None
 
 

@@ -9,7 +9,7 @@ SAMVENV := .venv-sam
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml layers/capi_writeback/requirements.txt
+$(STAMP): pyproject.toml layers/capi_writeback/requirements.txt layers/mcp/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
@@ -19,7 +19,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 typecheck: setup
-	$(BIN)/mypy layers/capi_writeback/capi_writeback
+	$(BIN)/mypy layers/capi_writeback/capi_writeback layers/mcp/capi_writeback_mcp
 
 unit: setup
 	bin/offline $(BIN)/python -m pytest
@@ -47,7 +47,8 @@ template-check: setup $(SAMVENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAMVENV)/bin/sam validate --lint --template template.yaml --region us-east-1
 	SAM_CLI_TELEMETRY=0 $(SAMVENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build
 	# Ship bytecode in the layer: cold-start imports ~2.3x -> ~1.3x `import boto3` (make bench).
-	$(SAMVENV)/bin/python -m compileall -q --invalidation-mode unchecked-hash .aws-sam/build/CapiWritebackLayer/python
+	$(SAMVENV)/bin/python -m compileall -q --invalidation-mode unchecked-hash .aws-sam/build/CapiWritebackLayer/python \
+		.aws-sam/build/McpLayer/python
 
 clean:
 	rm -rf $(VENV) $(SAMVENV) .aws-sam

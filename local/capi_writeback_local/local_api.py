@@ -61,10 +61,12 @@ class LocalApi:
 
     def info(self) -> dict[str, str | None]:
         """The first line `capi-writeback serve` prints: where the API is and how to call it."""
+        mcp_url = self.url + "/v1/mcp"
         if self.seed is None:
-            return {"api_url": self.url, "token": None, "profile_id": None, "pixel_id": self.pixel_id}
+            return {"api_url": self.url, "token": None, "profile_id": None, "pixel_id": self.pixel_id,
+                    "mcp_url": mcp_url, "read_token": None}
         return {"api_url": self.url, "token": self.seed.api_token, "profile_id": self.seed.profile_id,
-                "pixel_id": self.seed.pixel_id}
+                "pixel_id": self.seed.pixel_id, "mcp_url": mcp_url, "read_token": self.seed.read_token}
 
     def start(self) -> LocalApi:
         """Start everything (a second call does nothing). The API port is bound first, so a port

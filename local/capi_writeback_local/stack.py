@@ -123,7 +123,8 @@ def create_tables(
 
 @dataclass(frozen=True)
 class DemoSeed:
-    """What `seed_demo` created. `api_token` is the only copy of the raw token (stored hashed)."""
+    """What `seed_demo` created. `api_token` (the owner's, mcp:read + mcp:write) and `read_token` (a
+    member's, mcp:read only) are the only copies of the raw tokens (stored hashed)."""
 
     api_token: str
     workspace_id: str
@@ -131,10 +132,12 @@ class DemoSeed:
     profile_id: str
     pixel_id: str
     secret_id: str
+    read_token: str = ""
 
     def __repr__(self) -> str:
-        return (f"DemoSeed(api_token='***', workspace_id={self.workspace_id!r}, user_id={self.user_id!r}, "
-                f"profile_id={self.profile_id!r}, pixel_id={self.pixel_id!r}, secret_id={self.secret_id!r})")
+        return (f"DemoSeed(api_token='***', read_token='***', workspace_id={self.workspace_id!r}, "
+                f"user_id={self.user_id!r}, profile_id={self.profile_id!r}, pixel_id={self.pixel_id!r}, "
+                f"secret_id={self.secret_id!r})")
 
 
 class EnvPatch:
@@ -256,6 +259,8 @@ def seed_demo(
     user_id: str = "user_demo",
     profile_id: str = "prof_demo",
     api_token: str | None = None,
+    read_token: str | None = None,
+    reader_id: str = "member_demo",
     role: str = "owner",
     test_event_code: str | None = "TEST12345",
     country: str | None = "US",
@@ -266,13 +271,15 @@ def seed_demo(
     """Write the demo workspace with plain boto3 clients (works under `mock_aws` too).
 
     The writes go through the layer's own directory store, so the item formats cannot drift from
-    what the handlers read; the token is stored only as its sha256.
+    what the handlers read; the tokens are stored only as their sha256. Besides the owner's token, a
+    member (`reader_id`) gets a token with only mcp:read (SPEC §7 `read_token`).
     """
     from capi_writeback.auth import token_hash
     from capi_writeback.store.dynamodb import DynamoDirectoryStore
 
     now = time.time() if now is None else now
     api_token = api_token or "cwb_" + secrets.token_urlsafe(24)
+    read_token = read_token or "cwb_" + secrets.token_urlsafe(24)
     secret_id = SECRET_PREFIX + profile_id
     directory = DynamoDirectoryStore(workspaces_table=tables["WORKSPACES_TABLE"],
                                      tokens_table=tables["TOKENS_TABLE"],
@@ -281,6 +288,9 @@ def seed_demo(
     directory.put_member(workspace_id, user_id, role)
     directory.put_token(token_hash(api_token), workspace_id=workspace_id, user_id=user_id,
                         scopes=("mcp:read", "mcp:write"), expires_at=int(now) + token_ttl_seconds)
+    directory.put_member(workspace_id, reader_id, "member")
+    directory.put_token(token_hash(read_token), workspace_id=workspace_id, user_id=reader_id,
+                        scopes=("mcp:read",), expires_at=int(now) + token_ttl_seconds)
     connection: dict[str, Any] = {"pixel_id": pixel_id, "secret_id": secret_id, "status": "active",
                                   "api_version": os.environ.get("META_API_VERSION", "v25.0")}
     if test_event_code:
@@ -299,4 +309,4 @@ def seed_demo(
     except secrets_client.exceptions.ResourceExistsException:
         secrets_client.put_secret_value(SecretId=secret_id, SecretString=secret_string)
     return DemoSeed(api_token=api_token, workspace_id=workspace_id, user_id=user_id,
-                    profile_id=profile_id, pixel_id=pixel_id, secret_id=secret_id)
+                    profile_id=profile_id, pixel_id=pixel_id, secret_id=secret_id, read_token=read_token)

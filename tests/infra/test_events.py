@@ -224,9 +224,40 @@ def flow(world: tuple[MetaEmulator, Any, FunctionPool]) -> Iterator[tuple[dict[s
         out["audit"] = run("audit", _event("audit"))
         out["breaker_reset"] = run("breaker_reset", _event("breaker_reset"))
         out["docs"] = run("docs", _event("docs"))
+        # The MCP function runs the same steps through its tools: the sample (a preview), then the
+        # other modes and the audit read, so every AWS call it makes is checked against its policy.
+        out["mcp"] = run("mcp", _event("mcp"))
+        for name, arguments in (("dry_run", {"mode": "dry_run"}),
+                                ("confirm", {"mode": "confirm", "idempotency_key": "mcp-sample-1"}),
+                                ("audit", {"tool": "get_writeback_audit", "limit": 5})):
+            out[f"mcp_{name}"] = run("mcp", _mcp_call(arguments))
         yield out, log
     finally:
         botocore.client.BaseClient._make_api_call = real  # type: ignore[method-assign]
+
+
+def _mcp_call(changes: dict[str, Any]) -> dict[str, Any]:
+    """The MCP sample event calling another tool or mode (selection and profile as in the sample)."""
+    event = _event("mcp")
+    body = json.loads(event["body"])
+    changes = dict(changes)
+    tool = changes.pop("tool", None)
+    if tool is not None:
+        body["params"]["name"] = tool
+        body["params"]["arguments"] = {"profile_id": body["params"]["arguments"]["profile_id"]}
+        event["headers"]["Mcp-Name"] = tool
+        event["multiValueHeaders"]["Mcp-Name"] = [tool]
+    body["params"]["arguments"].update(changes)
+    event["body"] = json.dumps(body)
+    return event
+
+
+def _tool_result(answer: tuple[int, Any]) -> dict[str, Any]:
+    status, body = answer
+    assert status == 200, body
+    result: dict[str, Any] = body["result"]
+    assert result["isError"] is False, result
+    return result
 
 
 def test_the_sample_events_run_the_whole_flow(flow: tuple[dict[str, Any], CallLog]) -> None:
@@ -253,6 +284,12 @@ def test_the_sample_events_run_the_whole_flow(flow: tuple[dict[str, Any], CallLo
     assert status == 200, reset
     status, docs = out["docs"]
     assert status == 200 and docs["openapi"].startswith("3.")
+    mcp_preview = _tool_result(out["mcp"])["structuredContent"]
+    assert mcp_preview["operation"] == "preview" and mcp_preview["event_count"] == preview["event_count"]
+    assert _tool_result(out["mcp_dry_run"])["structuredContent"]["events_received"] == preview["event_count"]
+    assert _tool_result(out["mcp_confirm"])["structuredContent"]["status"] == "succeeded"
+    rows = _tool_result(out["mcp_audit"])["structuredContent"]["items"]
+    assert [row["operation"] for row in rows][:3] == ["confirm", "dry_run", "preview"]
 
 
 def test_authorizer_event_with_a_real_token(world: tuple[MetaEmulator, Any, FunctionPool],
@@ -278,4 +315,4 @@ def test_every_aws_call_made_by_a_function_is_granted_by_its_template_policy(
         for action, resource in sorted(calls):
             assert action in allowed.get(resource, set()), f"{name} calls {action} on {resource}"
     assert set(calls_by_function) == {"authorizer", "preview", "dry_run", "confirm", "conversions", "audit",
-                                      "breaker_reset"}  # docs makes no AWS call at all
+                                      "breaker_reset", "mcp"}  # docs makes no AWS call at all

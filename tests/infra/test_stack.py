@@ -72,3 +72,15 @@ def test_stop_restores_the_environment() -> None:
     after = {k: os.environ.get(k) for k in before}
     assert after == before
     inner.stop()  # a second stop is harmless
+
+
+def test_seed_demo_adds_a_member_with_a_read_only_token(stack: EmbeddedStack) -> None:
+    """SPEC §7: serve's `read_token` is a member's token with only mcp:read."""
+    seed = stack.seed_demo(profile_id="prof_reader")
+    directory = store.DynamoDirectoryStore()
+    reader = principal_for_token(directory, seed.read_token, time.time())
+    assert reader is not None and seed.read_token != seed.api_token
+    assert reader.workspace_id == seed.workspace_id and reader.user_id != seed.user_id
+    assert reader.scopes == frozenset({"mcp:read"})
+    assert directory.get_member_role(seed.workspace_id, reader.user_id) == "member"
+    assert seed.read_token not in repr(seed)

@@ -26,7 +26,7 @@ FUNCTIONS = resources_of_type(TEMPLATE, "AWS::Serverless::Function")
 FOLDERS = {
     "AuthorizerFunction": "authorizer", "PreviewFunction": "preview", "DryRunFunction": "dry_run",
     "ConfirmFunction": "confirm", "ConversionsFunction": "conversions", "AuditFunction": "audit",
-    "BreakerResetFunction": "breaker_reset", "DocsFunction": "docs",
+    "BreakerResetFunction": "breaker_reset", "DocsFunction": "docs", "McpFunction": "mcp",
 }
 # Step Functions helpers small enough to live in the template (no layer code, no permissions).
 INLINE = {"WeakShareFunction"}
@@ -38,6 +38,7 @@ ROUTES = {
     "AuditFunction": {("GET", "/v1/profiles/{profile_id}/writeback/audit")},
     "BreakerResetFunction": {("POST", "/v1/profiles/{profile_id}/writeback/breaker/reset")},
     "DocsFunction": {("GET", "/v1/openapi.json"), ("GET", "/v1/docs")},
+    "McpFunction": {("POST", "/v1/mcp")},
     "AuthorizerFunction": set(),
     "WeakShareFunction": set(),
 }
@@ -62,6 +63,14 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
                              "AuditTable": {"dynamodb:PutItem"}},
     "DocsFunction": {},
     "WeakShareFunction": {},
+    # The MCP tools run the same steps as preview, dry-run, confirm and the audit read.
+    "McpFunction": {
+        **SEND_READS, SECRETS: {"secretsmanager:GetSecretValue"},
+        "IdempotencyTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                             "dynamodb:BatchGetItem"},
+        "BreakerTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        "AuditTable": {"dynamodb:PutItem", "dynamodb:Query"},
+    },
 }
 ROLE_OWNERS = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
 AUDIT_WRITES_FORBIDDEN = {
@@ -104,14 +113,34 @@ def test_every_function_folder_exists_with_a_handler() -> None:
 
 def test_functions_share_the_one_layer() -> None:
     layers = resources_of_type(TEMPLATE, "AWS::Serverless::LayerVersion")
-    assert list(layers) == ["CapiWritebackLayer"]
-    layer = layers["CapiWritebackLayer"]
-    assert layer["Properties"]["ContentUri"] == "layers/capi_writeback/"
-    assert layer["Metadata"]["BuildMethod"] == "python3.11"
-    assert (ROOT / "layers/capi_writeback/capi_writeback/__init__.py").is_file()
+    assert set(layers) == {"CapiWritebackLayer", "McpLayer"}
+    for logical_id, folder, package in (("CapiWritebackLayer", "capi_writeback", "capi_writeback"),
+                                        ("McpLayer", "mcp", "capi_writeback_mcp")):
+        layer = layers[logical_id]
+        assert layer["Properties"]["ContentUri"] == f"layers/{folder}/"
+        assert layer["Metadata"]["BuildMethod"] == "python3.11"
+        assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+        assert (ROOT / f"layers/{folder}/{package}/__init__.py").is_file()
     assert GLOBALS["Layers"] == [{"Ref": "CapiWritebackLayer"}]
     for logical_id, function in FUNCTIONS.items():
+        if logical_id == "McpFunction":
+            continue
         assert "Layers" not in function["Properties"], f"{logical_id} must use the shared layer only"
+
+
+def test_only_the_mcp_function_carries_the_mcp_sdk() -> None:
+    """SAM appends a function's Layers to the Globals ones: the MCP function gets both, and the SDK
+    is in its layer only, so the other functions' cold starts do not pay for it."""
+    assert FUNCTIONS["McpFunction"]["Properties"]["Layers"] == [{"Ref": "McpLayer"}]
+    names = [re.split(r"[<>=~!\[ ;#]", line.strip(), maxsplit=1)[0].lower()
+             for line in (ROOT / "layers/mcp/requirements.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert {"mcp", "mangum"} <= set(names)
+    shared = (ROOT / "layers/capi_writeback/requirements.txt").read_text().lower()
+    assert "mcp" not in re.findall(r"^[a-z0-9_.-]+", shared, re.M) and "mangum" not in shared
+    mcp_import = re.compile(r"^\s*(import|from) (mcp|mangum|capi_writeback_mcp)\b", re.M)
+    for path in (ROOT / "layers/capi_writeback/capi_writeback").rglob("*.py"):
+        assert not mcp_import.search(path.read_text()), path
 
 
 def test_inline_helpers_are_self_contained_python() -> None:
@@ -169,10 +198,10 @@ def test_no_role_can_write_the_audit_table_except_by_put() -> None:
     assert audited >= 3  # preview, dry-run, confirm, breaker reset append rows
 
 
-def test_only_dry_run_and_confirm_read_meta_tokens() -> None:
+def test_only_the_sending_functions_read_meta_tokens() -> None:
     readers = {owner for owner, s in _all_iam_statements()
                if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])}
-    assert readers == {"DryRunFunction", "ConfirmFunction"}
+    assert readers == {"DryRunFunction", "ConfirmFunction", "McpFunction"}
     for _owner, statement in _all_iam_statements():
         if "secretsmanager" in json.dumps(statement["Action"]):
             assert statement["Action"] == ["secretsmanager:GetSecretValue"]

@@ -93,6 +93,7 @@ def test_template_declares_the_spec_routes(template_api: ApiDefinition) -> None:
         ("POST", "/v1/profiles/{profile_id}/writeback/breaker/reset", "breaker_reset", True),
         ("GET", "/v1/openapi.json", "docs", False),
         ("GET", "/v1/docs", "docs", False),
+        ("POST", "/v1/mcp", "mcp", True),
     }
     assert template_api.authorizer_function == "authorizer"
     assert template_api.identity_header == "Authorization"

@@ -83,8 +83,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def test_first_line_is_the_json_object_of_spec_7(served: Served) -> None:
-    assert set(served.info) == {"api_url", "token", "profile_id", "pixel_id"}
+    assert set(served.info) == {"api_url", "token", "profile_id", "pixel_id", "mcp_url", "read_token"}
     assert served.info["api_url"].startswith("http://127.0.0.1:")
+    assert served.info["mcp_url"] == served.info["api_url"] + "/v1/mcp"
+    assert served.info["read_token"] and served.info["read_token"] != served.info["token"]
     assert served.info["pixel_id"] == "555000111"
     assert served.info["token"] and served.info["profile_id"]
 
@@ -224,7 +226,7 @@ def test_aws_mode_serves_over_the_aws_the_environment_names(tmp_path: Path) -> N
         try:
             assert process.stdout is not None
             info = json.loads(_first_line(process.stdout, timeout=60))
-            assert info["token"] is None and info["profile_id"] is None
+            assert info["token"] is None and info["profile_id"] is None and info["read_token"] is None
             served = Served(process, {**info, "token": seed.api_token, "profile_id": seed.profile_id},
                             tmp_path / "stderr.log")
             status, body = served.json("POST", "/writeback/preview", {"last_days": 7})

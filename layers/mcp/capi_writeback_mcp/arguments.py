@@ -1,0 +1,188 @@
+"""Tool arguments → the layer's request models, and the JSON Schemas the tools publish.
+
+Validation is the layer's: the selection and the step fields are checked by the same pydantic models
+as the HTTP bodies (`PreviewRequest`, `DryRunRequest`, `ConfirmRequest`), so a limit or a pattern is
+stated once. The SDK is given loose parameters so that every malformed call reaches this module and
+is refused as a SPEC §3.3 VALIDATION_ERROR naming each field (the SDK's own argument errors would be
+plain text). The published input schemas are built from the same models, with `mode`/`profile_id`
+added, and unknown arguments are refused rather than ignored (a typo such as `idempotencyKey` must
+not turn a pinned confirm into an unpinned one).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from capi_writeback_mcp import layer
+
+Mode = Literal["preview", "dry_run", "confirm"]
+MODES: tuple[Mode, ...] = ("preview", "dry_run", "confirm")
+STEP_MODELS: dict[str, type[BaseModel]] = {
+    "preview": layer.PreviewRequest,
+    "dry_run": layer.DryRunRequest,
+    "confirm": layer.ConfirmRequest,
+}
+# Same constraint as the HTTP API's {profile_id} path parameter (api/routes.py ProfileId).
+ProfileId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
+                                 description="The profile (one tracked business/site) to act on.")]
+AUDIT_DEFAULT_LIMIT = 25  # as GET .../writeback/audit
+MAX_CURSOR = 2048
+
+
+class _Target(BaseModel):
+    """What every write-back tool call names besides the selection."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    mode: Mode = Field(description="preview: build and show, nothing is sent. dry_run: send with a "
+                                   "test_event_code, nothing counts. confirm: send for real, once.")
+    profile_id: ProfileId
+
+
+class AuditArguments(BaseModel):
+    """Arguments of `get_writeback_audit` (the query of GET .../writeback/audit)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile_id: ProfileId
+    limit: int = Field(default=AUDIT_DEFAULT_LIMIT, ge=1, le=layer.MAX_AUDIT_PAGE,
+                       description="Rows per page, newest first.")
+    next: str | None = Field(default=None, min_length=1, max_length=MAX_CURSOR,
+                             description="The `next` of the previous page; omit for the first page.")
+
+
+@dataclass(frozen=True)
+class SendArguments:
+    """A validated `send_meta_conversions` call."""
+
+    mode: str
+    profile_id: str
+    request: Any  # the mode's request model instance
+
+
+class InvalidArguments(Exception):
+    """Arguments that do not fit; `profile_id` is set when it was valid (the refusal is then audited
+    on that profile, as a malformed HTTP step is)."""
+
+    def __init__(self, error: Exception, *, mode: str | None = None, profile_id: str | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.mode = mode
+        self.profile_id = profile_id
+
+
+def _given(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments actually passed (an explicit null is the same as leaving a field out)."""
+    return {k: v for k, v in arguments.items() if v is not None}
+
+
+def _unknown(arguments: Mapping[str, Any], known: frozenset[str]) -> list[dict[str, str]]:
+    return [{"field": "(unknown field)" if not _is_name(k) else k, "type": "extra_forbidden",
+             "message": "Unknown argument."} for k in sorted(map(str, arguments)) if k not in known]
+
+
+def _is_name(key: str) -> bool:
+    """A key that may be echoed in an error (an unknown key could be user data, e.g. an email)."""
+    return key.isidentifier() and len(key) <= 64
+
+
+def _invalid(details: list[dict[str, Any]]) -> Exception:
+    return layer.ValidationFailed(details=details)
+
+
+def parse_send(arguments: Mapping[str, Any]) -> SendArguments:
+    """Validate a `send_meta_conversions` call; InvalidArguments names every field that is wrong."""
+    given = _given(arguments)
+    details = _unknown(given, SEND_FIELDS)
+    try:
+        target = _Target.model_validate(given)
+    except ValidationError as exc:
+        raise InvalidArguments(_invalid(details + layer.validation_details(exc.errors()))) from None
+    model = STEP_MODELS[target.mode]
+    body = {k: v for k, v in given.items() if k in SELECTION_FIELDS}
+    for name in sorted(set(body) - set(model.model_fields)):
+        modes = [m for m in MODES if name in STEP_MODELS[m].model_fields]
+        details.append({"field": name, "type": "extra_forbidden",
+                        "message": f"Not used by mode {target.mode}; only by mode {' or '.join(modes)}."})
+        body.pop(name)
+    try:
+        request = model.model_validate(body)
+    except ValidationError as exc:
+        details += layer.validation_details(exc.errors())
+    if details:
+        raise InvalidArguments(_invalid(details), mode=target.mode, profile_id=target.profile_id)
+    return SendArguments(mode=target.mode, profile_id=target.profile_id, request=request)
+
+
+def parse_audit(arguments: Mapping[str, Any]) -> AuditArguments:
+    """Validate a `get_writeback_audit` call."""
+    try:
+        return AuditArguments.model_validate(_given(arguments))
+    except ValidationError as exc:
+        raise InvalidArguments(_invalid(layer.validation_details(exc.errors()))) from None
+
+
+# ---- published schemas ------------------------------------------------------------------------
+
+def _merged_step_schema() -> dict[str, Any]:
+    """The properties of the three step models together (they share the selection), with $defs."""
+    properties: dict[str, Any] = {}
+    defs: dict[str, Any] = {}
+    for model in STEP_MODELS.values():
+        schema = model.model_json_schema()
+        defs.update(schema.get("$defs", {}))
+        for name, prop in schema["properties"].items():
+            properties.setdefault(name, prop)
+    return {"properties": properties, "$defs": defs}
+
+
+def send_input_schema() -> dict[str, Any]:
+    """inputSchema of `send_meta_conversions`: mode + profile_id + the §3.1 selection and step fields."""
+    steps = _merged_step_schema()
+    target = _Target.model_json_schema()["properties"]
+    properties = {"mode": target["mode"], "profile_id": target["profile_id"], **steps["properties"]}
+    properties["test_event_code"] = _described(properties["test_event_code"], " (mode dry_run only)")
+    properties["idempotency_key"] = _described(
+        properties["idempotency_key"], " Required by mode confirm; reuse it when retrying a confirm.")
+    schema: dict[str, Any] = {"type": "object", "properties": properties,
+                              "required": ["mode", "profile_id"], "additionalProperties": False}
+    if steps["$defs"]:
+        schema["$defs"] = steps["$defs"]
+    return schema
+
+
+def audit_input_schema() -> dict[str, Any]:
+    schema = AuditArguments.model_json_schema()
+    schema["additionalProperties"] = False
+    return schema
+
+
+def _described(prop: dict[str, Any], extra: str) -> dict[str, Any]:
+    out = copy.deepcopy(prop)
+    out["description"] = (out.get("description") or "").rstrip() + extra
+    return out
+
+
+def object_schema(*models: type[BaseModel]) -> dict[str, Any]:
+    """outputSchema for results that are one of `models` (MCP wants an object at the root)."""
+    if len(models) == 1:
+        schema = models[0].model_json_schema()
+        schema.setdefault("type", "object")
+        return schema
+    defs: dict[str, Any] = {}
+    variants = []
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/$defs/{model}")
+        defs.update(schema.pop("$defs", {}))
+        defs[model.__name__] = schema
+        variants.append({"$ref": f"#/$defs/{model.__name__}"})
+    return {"type": "object", "anyOf": variants, "$defs": defs}
+
+
+SEND_FIELDS = frozenset(send_input_schema()["properties"])
+SELECTION_FIELDS = SEND_FIELDS - {"mode", "profile_id"}

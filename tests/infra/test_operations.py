@@ -138,10 +138,10 @@ def test_api_5xx_alarm_leaves_out_only_the_routes_that_outlive_api_gateway() -> 
         route = {d["Name"]: d["Value"] for d in metric["Dimensions"][2:]}
         if route:
             excluded.add((query["Id"], route["Method"], route["Resource"]))
-    # the two routes whose API callers stop waiting at 29 s while the function carries on
+    # the routes whose API callers stop waiting at 29 s while the function carries on
     long_running = {lid for lid, f in FUNCTIONS.items() if f["Properties"].get("Timeout", 0) > 29
                     and f["Properties"].get("Events")}
-    assert long_running == {"DryRunFunction", "ConfirmFunction"}
+    assert long_running == {"DryRunFunction", "ConfirmFunction", "McpFunction"}
     assert {(m, r) for _id, m, r in excluded} == {_route_of(lid) for lid in long_running}
     (result,) = [q for q in queries.values() if q.get("ReturnData")]
     expected = "FILL(all, 0) - " + " - ".join(f"FILL({i}, 0)" for i, _m, _r in sorted(excluded, reverse=True))

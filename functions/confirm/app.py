@@ -3,7 +3,7 @@
 from capi_writeback import flow
 from capi_writeback.api import routes
 from capi_writeback.api.app import make_handler
-from capi_writeback.api.models import ConfirmRequest, ConfirmResponse
+from capi_writeback.contracts import ConfirmRequest, ConfirmResponse
 
 lambda_handler = make_handler(routes.register_confirm,
                               direct=(ConfirmRequest, flow.confirm, ConfirmResponse))

@@ -3,7 +3,7 @@
 from capi_writeback import flow
 from capi_writeback.api import routes
 from capi_writeback.api.app import make_handler
-from capi_writeback.api.models import DryRunRequest, DryRunResponse
+from capi_writeback.contracts import DryRunRequest, DryRunResponse
 
 lambda_handler = make_handler(routes.register_dry_run,
                               direct=(DryRunRequest, flow.dry_run, DryRunResponse))

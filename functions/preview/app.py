@@ -3,7 +3,7 @@
 from capi_writeback import flow
 from capi_writeback.api import routes
 from capi_writeback.api.app import make_handler
-from capi_writeback.api.models import PreviewRequest, PreviewResponse
+from capi_writeback.contracts import PreviewRequest, PreviewResponse
 
 lambda_handler = make_handler(routes.register_preview,
                               direct=(PreviewRequest, flow.preview, PreviewResponse))

@@ -23,8 +23,8 @@ def _entered(world: World, execution_arn: str) -> list[str]:
 
 def _store(seed: Any, count: int) -> None:
     """Store conversions the way the API does (hashed at ingest), for a stored selection."""
-    from capi_writeback.api.models import StoreConversionsRequest
     from capi_writeback.auth import Principal
+    from capi_writeback.contracts import StoreConversionsRequest
     from capi_writeback.flow import Call
     from capi_writeback.flow.admin import store_conversions
 

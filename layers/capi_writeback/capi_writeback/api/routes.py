@@ -14,7 +14,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel
 
 from capi_writeback import flow
-from capi_writeback.api.models import (
+from capi_writeback.auth import Principal
+from capi_writeback.contracts import (
     AuditPage,
     BreakerResetResponse,
     ConfirmRequest,
@@ -27,7 +28,6 @@ from capi_writeback.api.models import (
     StoreConversionsRequest,
     StoreConversionsResponse,
 )
-from capi_writeback.auth import Principal
 
 ProfileId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
                                 description="The profile (one tracked business/site).")]

@@ -14,8 +14,8 @@ import dataclasses
 import json
 from typing import Any
 
-from capi_writeback.api.models import StoreConversionsRequest
 from capi_writeback.auth import ADMIN_ROLES, READ_SCOPE, WRITE_SCOPE, WRITER_ROLES, check_access, find_profile
+from capi_writeback.contracts import StoreConversionsRequest
 from capi_writeback.errors import ValidationFailed
 from capi_writeback.flow.selection import profile_settings
 from capi_writeback.flow.services import Services, default_services

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from capi_writeback.api.models import Selection
 from capi_writeback.auth import Access
+from capi_writeback.contracts import Selection
 from capi_writeback.errors import PayloadChanged, ValidationFailed
 from capi_writeback.flow.services import Services
 from capi_writeback.flow.trail import Note, iso_ms

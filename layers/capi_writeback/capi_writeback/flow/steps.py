@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from capi_writeback import observability as obs
-from capi_writeback.api.models import ConfirmRequest, DryRunRequest, PreviewRequest
 from capi_writeback.auth import Access, check_access, find_profile
+from capi_writeback.contracts import ConfirmRequest, DryRunRequest, PreviewRequest
 from capi_writeback.errors import CircuitOpen, IdempotencyKeyRequired, TestEventCodeRequired
 from capi_writeback.flow import selection as sel
 from capi_writeback.flow import sending

@@ -268,7 +268,7 @@ def seed_demo(
     what the handlers read; the token is stored only as its sha256.
     """
     from capi_writeback.auth import token_hash
-    from capi_writeback.store.dynamodb import DynamoDirectoryStore
+    from capi_writeback.store.directory.dynamodb import DynamoDirectoryStore
 
     now = time.time() if now is None else now
     api_token = api_token or "cwb_" + secrets.token_urlsafe(24)

@@ -38,7 +38,7 @@ class AuditCalls:
 
 @pytest.fixture()
 def audit_calls(env: Env) -> Iterator[AuditCalls]:
-    from capi_writeback.store.dynamodb import client
+    from capi_writeback.store import client
 
     hook = AuditCalls(env.tables["AUDIT_TABLE"])
     events = client().meta.events

@@ -8,10 +8,10 @@ import json
 from typing import Any
 
 import pytest
-from capi_writeback.rails.audit import AuditLog, AuditRow, InvalidCursor, iso_ms
+from capi_writeback.rails.audit import AuditLog, AuditRow, iso_ms
+from capi_writeback.rails.audit.exceptions import AuditConflict, InvalidCursor
+from capi_writeback.rails.audit.persistence.dynamodb import DynamoAuditStore
 from capi_writeback.rails.clock import ManualClock
-from capi_writeback.store import dynamodb
-from capi_writeback.store.base import AuditConflict
 
 SPEC_FIELDS = {"audit_id", "profile_id", "workspace_id", "actor", "operation", "request_id",
                "payload_hash", "event_count", "window", "idempotency_key", "pixel_id", "fbtrace_ids",
@@ -136,7 +136,7 @@ def test_cursor_must_come_from_this_profile(audit_store: Any, clock: ManualClock
 
 def test_no_update_or_delete_ever_reaches_the_audit_table(aws: dict[str, str], calls: Any,
                                                           clock: ManualClock) -> None:
-    log = AuditLog(dynamodb.DynamoAuditStore())
+    log = AuditLog(DynamoAuditStore())
     for i in range(5):
         log.append(make_row(clock, request_id=f"req-{i}"))
         clock.advance(1)

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from capi_writeback.errors import CircuitOpen
 from capi_writeback.rails.breaker import CircuitBreaker
+from capi_writeback.rails.breaker.persistence.dynamodb import DynamoBreakerStore
+from capi_writeback.rails.breaker.persistence.memory import MemoryBreakerStore
 from capi_writeback.rails.clock import ManualClock
-from capi_writeback.store import dynamodb, memory
+from capi_writeback.store import client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -128,18 +130,18 @@ def test_rejects_nonsense_settings(breaker_store: Any) -> None:
 
 def test_success_without_failures_creates_no_item(aws: dict[str, str], calls: Any,
                                                   clock: ManualClock) -> None:
-    breaker = CircuitBreaker(dynamodb.DynamoBreakerStore(), clock)
+    breaker = CircuitBreaker(DynamoBreakerStore(), clock)
     breaker.record_success("p1")
     breaker.check("p1")
     table = aws["BREAKER_TABLE"]
     assert calls.count("GetItem", table) == 1
-    assert dynamodb.client().get_item(TableName=table, Key={"profile_id": {"S": "p1"}}).get("Item") is None
+    assert client().get_item(TableName=table, Key={"profile_id": {"S": "p1"}}).get("Item") is None
 
 
 def test_breaker_item_has_a_ttl_past_the_window(aws: dict[str, str], clock: ManualClock) -> None:
-    breaker = CircuitBreaker(dynamodb.DynamoBreakerStore(), clock)
+    breaker = CircuitBreaker(DynamoBreakerStore(), clock)
     breaker.record_failure("p1")
-    item = dynamodb.client().get_item(TableName=aws["BREAKER_TABLE"], Key={"profile_id": {"S": "p1"}})["Item"]
+    item = client().get_item(TableName=aws["BREAKER_TABLE"], Key={"profile_id": {"S": "p1"}})["Item"]
     assert int(item["ttl"]["N"]) > clock() + 1800
     assert int(item["ttl"]["N"]) <= clock() + 1802
 
@@ -151,7 +153,7 @@ def test_matches_a_plain_model_of_the_rule(steps: list[Any]) -> None:
     """Any sequence of failures, successes, resets and waits: open exactly when >= 3 failures are
     younger than 30 minutes; retry_after exactly when enough of them age out."""
     clock = ManualClock(1_780_000_000.0)
-    breaker = CircuitBreaker(memory.MemoryBreakerStore(), clock)
+    breaker = CircuitBreaker(MemoryBreakerStore(), clock)
     model: list[float] = []
     for step in steps:
         if step == "fail":

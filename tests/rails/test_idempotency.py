@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from capi_writeback.errors import ConfirmInProgress, IdempotencyKeyReused
 from capi_writeback.rails.clock import ManualClock
-from capi_writeback.rails.idempotency import Claim, ConfirmLedger, LeaseLost, record_id
-from capi_writeback.store import dynamodb
+from capi_writeback.rails.idempotency import Claim, ConfirmLedger, record_id
+from capi_writeback.rails.idempotency.ledger import LeaseLost
+from capi_writeback.rails.idempotency.persistence.dynamodb import DynamoLedgerStore
+from capi_writeback.store import client
 
 H1 = "sha256:" + "1" * 64
 H2 = "sha256:" + "2" * 64
@@ -193,13 +195,13 @@ def test_concurrent_batch_records_all_land(ledger: ConfirmLedger) -> None:
 
 def test_dynamodb_layout_and_writes_are_conditional(aws: dict[str, str], calls: Any,
                                                     clock: ManualClock) -> None:
-    ledger = ConfirmLedger(dynamodb.DynamoIdempotencyStore(), clock)
+    ledger = ConfirmLedger(DynamoLedgerStore(), clock)
     claim: Claim = ledger.claim("p1", "key-1", H1, 2)
     ledger.record_batch(claim, 0, summary(0))
     ledger.finish(claim, "succeeded", {"status": "succeeded"})
     ledger.claim("p1", "key-1", H1, 2)
 
-    item = dynamodb.client().get_item(TableName=os.environ["IDEMPOTENCY_TABLE"],
+    item = client().get_item(TableName=os.environ["IDEMPOTENCY_TABLE"],
                                       Key={"id": {"S": claim.record_id}})["Item"]
     assert item["status"]["S"] == "COMPLETED"
     assert item["validation"]["S"] == H1
@@ -211,7 +213,7 @@ def test_dynamodb_layout_and_writes_are_conditional(aws: dict[str, str], calls: 
 
 
 def test_oversized_result_is_refused_before_writing(aws: dict[str, str], clock: ManualClock) -> None:
-    ledger = ConfirmLedger(dynamodb.DynamoIdempotencyStore(), clock)
+    ledger = ConfirmLedger(DynamoLedgerStore(), clock)
     claim = ledger.claim("p1", "key-1", H1, 1)
     noise = os.urandom(400_000).hex()
     with pytest.raises(ValueError, match="too large"):
@@ -244,7 +246,7 @@ def test_twenty_threads_retrying_a_failed_key_get_exactly_one_resume(ledger: Con
 def test_dynamodb_calls_per_confirm(aws: dict[str, str], calls: Any, clock: ManualClock) -> None:
     """What a confirm costs in DynamoDB requests: 1 to claim, 2 per accepted batch, 1 to finish;
     a resume reads all batch progress in one BatchGetItem per 100 batches; a replay is 1 request."""
-    ledger = ConfirmLedger(dynamodb.DynamoIdempotencyStore(), clock)
+    ledger = ConfirmLedger(DynamoLedgerStore(), clock)
     table = aws["IDEMPOTENCY_TABLE"]
     claim = ledger.claim("p1", "key-1", H1, 150)
     assert calls.for_table(table) == ["PutItem"]

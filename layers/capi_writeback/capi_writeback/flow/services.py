@@ -32,21 +32,29 @@ class Services:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
-        from capi_writeback.rails.audit import AuditLog
-        from capi_writeback.rails.breaker import CircuitBreaker
-        from capi_writeback.rails.idempotency import ConfirmLedger
-        from capi_writeback.store import dynamodb
-
         if self.directory is None:
-            self.directory = dynamodb.DynamoDirectoryStore(clock=self.clock)
+            from capi_writeback.store.directory.dynamodb import DynamoDirectoryStore
+
+            self.directory = DynamoDirectoryStore(clock=self.clock)
         if self.conversions is None:
-            self.conversions = dynamodb.DynamoConversionStore(clock=self.clock)
+            from capi_writeback.store.conversions.dynamodb import DynamoConversionStore
+
+            self.conversions = DynamoConversionStore(clock=self.clock)
         if self.ledger is None:
-            self.ledger = ConfirmLedger(dynamodb.DynamoIdempotencyStore(), self.clock)
+            from capi_writeback.rails.idempotency import ConfirmLedger
+            from capi_writeback.rails.idempotency.persistence.dynamodb import DynamoLedgerStore
+
+            self.ledger = ConfirmLedger(DynamoLedgerStore(), self.clock)
         if self.breaker is None:
-            self.breaker = CircuitBreaker(dynamodb.DynamoBreakerStore(), self.clock)
+            from capi_writeback.rails.breaker import CircuitBreaker
+            from capi_writeback.rails.breaker.persistence.dynamodb import DynamoBreakerStore
+
+            self.breaker = CircuitBreaker(DynamoBreakerStore(), self.clock)
         if self.audit is None:
-            self.audit = AuditLog(dynamodb.DynamoAuditStore())
+            from capi_writeback.rails.audit import AuditLog
+            from capi_writeback.rails.audit.persistence.dynamodb import DynamoAuditStore
+
+            self.audit = AuditLog(DynamoAuditStore())
 
     def meta(self, api_version: str | None = None) -> Any:
         """The Meta client for a Graph API version (the connection's, else the configured default)."""

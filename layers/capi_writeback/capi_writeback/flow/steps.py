@@ -31,7 +31,7 @@ from capi_writeback.flow import selection as sel
 from capi_writeback.flow import sending
 from capi_writeback.flow.services import Services, default_services
 from capi_writeback.flow.trail import Call, Note, audited
-from capi_writeback.rails.idempotency import LeaseLost
+from capi_writeback.rails.idempotency.ledger import LeaseLost
 
 DEFAULT_BATCH_SIZE = 1000  # Meta's limit; the client's config.batch_size decides the split
 SAMPLE_EVENTS = 3

@@ -30,7 +30,13 @@ from typing import Any, Literal
 
 from capi_writeback.errors import ConfirmInProgress, IdempotencyKeyReused
 from capi_writeback.rails.clock import Clock, system_clock
-from capi_writeback.store.base import COMPLETED, IN_PROGRESS, RELEASED, LedgerRecord, LedgerStore
+from capi_writeback.rails.idempotency.persistence.base import (
+    COMPLETED,
+    IN_PROGRESS,
+    RELEASED,
+    LedgerRecord,
+    LedgerStore,
+)
 
 ClaimKind = Literal["new", "resume", "replay"]
 FINAL_STATUSES = frozenset({"succeeded", "partially_failed", "failed"})

@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from capi_writeback.errors import CircuitOpen
+from capi_writeback.errors import to_api_error
 from capi_writeback.rails.breaker import CircuitBreaker
+from capi_writeback.rails.breaker.exceptions import CircuitOpen
 from capi_writeback.rails.breaker.persistence.dynamodb import DynamoBreakerStore
 from capi_writeback.rails.breaker.persistence.memory import MemoryBreakerStore
 from capi_writeback.rails.clock import ManualClock
@@ -48,7 +49,8 @@ def test_error_carries_retry_after_in_body_and_header(breaker: CircuitBreaker, c
     clock.advance(0.4)
     with pytest.raises(CircuitOpen) as info:
         breaker.check("p1")
-    error = info.value
+    assert info.value.retry_after == 1800
+    error = to_api_error(info.value)
     assert error.status == 503
     assert error.retry_after == 1800  # 1799.6 rounded up: never tell a caller to come back too early
     assert error.headers["Retry-After"] == "1800"

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from capi_writeback.errors import ConfirmInProgress, IdempotencyKeyReused
+from capi_writeback.errors import to_api_error
 from capi_writeback.rails.clock import ManualClock
 from capi_writeback.rails.idempotency import Claim, ConfirmLedger, record_id
-from capi_writeback.rails.idempotency.ledger import LeaseLost
+from capi_writeback.rails.idempotency.exceptions import InProgress, KeyReused, LeaseLost
 from capi_writeback.rails.idempotency.persistence.dynamodb import DynamoLedgerStore
 from capi_writeback.store import client
 
@@ -74,20 +74,20 @@ def test_succeeded_confirm_replays_its_result(ledger: ConfirmLedger) -> None:
 
 def test_same_key_different_payload_is_refused_while_running_and_after(ledger: ConfirmLedger) -> None:
     claim = ledger.claim("p1", "key-1", H1, 1)
-    with pytest.raises(IdempotencyKeyReused):
+    with pytest.raises(KeyReused):
         ledger.claim("p1", "key-1", H2, 1)
     ledger.finish(claim, "succeeded", {"status": "succeeded"})
-    with pytest.raises(IdempotencyKeyReused) as info:
+    with pytest.raises(KeyReused) as info:
         ledger.claim("p1", "key-1", H2, 1)
-    assert info.value.status == 409
+    assert to_api_error(info.value).status == 409
 
 
 def test_same_key_while_running_is_in_progress(ledger: ConfirmLedger, clock: ManualClock) -> None:
     ledger.claim("p1", "key-1", H1, 2)
     clock.advance(899)
-    with pytest.raises(ConfirmInProgress) as info:
+    with pytest.raises(InProgress) as info:
         ledger.claim("p1", "key-1", H1, 2)
-    assert info.value.type == "CONFIRM_IN_PROGRESS"
+    assert to_api_error(info.value).type == "CONFIRM_IN_PROGRESS"
     assert info.value.details["lease_expires_in"] == 1
 
 
@@ -123,7 +123,7 @@ def test_crashed_attempt_is_taken_over_after_its_lease(ledger: ConfirmLedger, cl
     clock.advance(899)
     ledger.record_batch(crashed, 0, summary(0))  # renews the lease: still in progress 899 s later
     clock.advance(899)
-    with pytest.raises(ConfirmInProgress):
+    with pytest.raises(InProgress):
         ledger.claim("p1", "key-1", H1, 3)
     clock.advance(2)  # 901 s since the last renewal: the lease is over
 
@@ -136,7 +136,7 @@ def test_crashed_attempt_is_taken_over_after_its_lease(ledger: ConfirmLedger, cl
     assert ledger.record_batch(crashed, 2, summary(2)) is False
     with pytest.raises(LeaseLost) as info:
         ledger.finish(crashed, "succeeded", {"status": "succeeded", "who": "crashed"})
-    assert info.value.type == "CONFIRM_IN_PROGRESS"
+    assert to_api_error(info.value).type == "CONFIRM_IN_PROGRESS"
     ledger.finish(taker, "succeeded", {"status": "succeeded", "who": "taker"})
     assert ledger.claim("p1", "key-1", H1, 3).result == {"status": "succeeded", "who": "taker"}
 
@@ -176,7 +176,7 @@ def test_twenty_threads_claiming_one_key_get_exactly_one_new(ledger: ConfirmLedg
         barrier.wait()
         try:
             return ledger.claim("p1", "same-key", H1, 5).kind
-        except ConfirmInProgress:
+        except InProgress:
             return "in_progress"
 
     with ThreadPoolExecutor(max_workers=20) as pool:
@@ -218,7 +218,7 @@ def test_oversized_result_is_refused_before_writing(aws: dict[str, str], clock: 
     noise = os.urandom(400_000).hex()
     with pytest.raises(ValueError, match="too large"):
         ledger.finish(claim, "succeeded", {"noise": noise})
-    with pytest.raises(ConfirmInProgress):  # still held by the attempt: nothing half-written
+    with pytest.raises(InProgress):  # still held by the attempt: nothing half-written
         ledger.claim("p1", "key-1", H1, 1)
 
 
@@ -232,7 +232,7 @@ def test_twenty_threads_retrying_a_failed_key_get_exactly_one_resume(ledger: Con
         barrier.wait()
         try:
             claim = ledger.claim("p1", "same-key", H1, 2)
-        except ConfirmInProgress:
+        except InProgress:
             return "in_progress"
         assert claim.done_batches == {0: summary(0)}
         return claim.kind

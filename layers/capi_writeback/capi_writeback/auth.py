@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from capi_writeback.errors import (
+from capi_writeback.exceptions import (
+    ConnectionInactive,
     InsufficientRole,
-    MetaConnectionInactive,
     MissingScope,
     ProfileNotFound,
     Unauthenticated,
@@ -190,7 +190,7 @@ def check_access(
         conn = profile.get("connection")
         if not isinstance(conn, Mapping) or conn.get("status") != "active" or not conn.get("pixel_id") \
                 or not conn.get("secret_id"):  # no secret, no token: nothing can be sent
-            raise MetaConnectionInactive()
+            raise ConnectionInactive()
     return Access(principal=principal, profile=profile, workspace_id=workspace_id, role=role)
 
 

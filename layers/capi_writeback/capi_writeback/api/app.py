@@ -25,9 +25,10 @@ from pydantic import BaseModel, ValidationError
 
 from capi_writeback import flow
 from capi_writeback import observability as obs
-from capi_writeback.api.errors import as_api_error, direct_error, validation_error
+from capi_writeback.api.errors import direct_error, validation_error
 from capi_writeback.auth import Principal
-from capi_writeback.errors import ApiError, Internal, NotFound, ValidationFailed
+from capi_writeback.errors import ApiError, to_api_error
+from capi_writeback.exceptions import CapiWritebackError, InvalidRequest, Unauthenticated
 from capi_writeback.flow import Call
 
 Register = Callable[[APIGatewayRestResolver], None]
@@ -72,32 +73,30 @@ def build_resolver(*registrations: Register) -> APIGatewayRestResolver:
         return str(value) if value else None
 
     def respond(error: ApiError) -> Response[str]:
-        headers = dict(error.headers)
         return Response(status_code=error.status, content_type="application/json",
-                        body=json.dumps(error.body(request_id())), headers=headers)
-
-    def _api_error(exc: ApiError) -> Response[str]:
-        obs.logger.info("request refused", extra={"error_type": exc.type, "status": exc.status})
-        return respond(exc)
+                        body=json.dumps(error.body(request_id())), headers=error.headers)
 
     def _validation(exc: ValidationException) -> Response[str]:
-        error = validation_error(exc.errors())
-        _audit_malformed_step(app.current_event.raw_event, error)
-        obs.logger.info("request invalid", extra={"error_type": error.type,
-                                                  "fields": [d["field"] for d in error.details]})
-        return respond(error)
+        invalid = validation_error(exc.errors())
+        _audit_malformed_step(app.current_event.raw_event, invalid)
+        obs.logger.info("request invalid", extra={"error_type": "VALIDATION_ERROR",
+                                                  "fields": [d["field"] for d in invalid.details]})
+        return respond(to_api_error(invalid))
 
     def _not_found(exc: NotFoundError) -> Response[str]:
-        return respond(NotFound())
+        return respond(ApiError.of("NOT_FOUND"))
 
-    def _unexpected(exc: Exception) -> Response[str]:
-        obs.logger.exception("unexpected error", extra={"error_class": type(exc).__name__})
-        return respond(Internal())
+    def _refused(exc: Exception) -> Response[str]:
+        error = to_api_error(exc)
+        if error.type == "INTERNAL":
+            obs.logger.exception("unexpected error", extra={"error_class": type(exc).__name__})
+        else:
+            obs.logger.info("request refused", extra={"error_type": error.type, "status": error.status})
+        return respond(error)
 
-    app.exception_handler(ApiError)(_api_error)
     app.exception_handler(ValidationException)(_validation)
     app.exception_handler(NotFoundError)(_not_found)
-    app.exception_handler(Exception)(_unexpected)
+    app.exception_handler(Exception)(_refused)
     return app
 
 
@@ -105,7 +104,7 @@ STEP_SUFFIXES = {"/writeback/preview": "preview", "/writeback/dry-run": "dry_run
                  "/writeback/confirm": "confirm"}
 
 
-def _audit_malformed_step(event: Mapping[str, Any], error: ApiError) -> None:
+def _audit_malformed_step(event: Mapping[str, Any], error: CapiWritebackError) -> None:
     """A malformed preview/dry-run/confirm is a refused operation: audit it like any other."""
     path = str(event.get("path") or "")
     operation = next((op for suffix, op in STEP_SUFFIXES.items() if path.endswith(suffix)), None)
@@ -115,7 +114,7 @@ def _audit_malformed_step(event: Mapping[str, Any], error: ApiError) -> None:
         return
     try:
         principal = Principal.from_authorizer(context.get("authorizer"))
-    except ApiError:
+    except Unauthenticated:
         return
     flow.record_refusal(flow.default_services(),
                         Call(principal=principal, profile_id=str(profile_id),
@@ -160,7 +159,7 @@ def make_handler(*registrations: Register,
                 return resolver().resolve(_as_json_request(event), context)
             except Exception as exc:  # the event itself is unusable (not a proxy event)
                 obs.logger.exception("cannot resolve event", extra={"error_class": type(exc).__name__})
-                error = as_api_error(exc)
+                error = to_api_error(exc)
                 return {"statusCode": error.status, "headers": {"Content-Type": "application/json"},
                         "body": json.dumps(error.body(request_id)), "isBase64Encoded": False}
         finally:
@@ -209,7 +208,7 @@ def _invoke_direct(event: Any, context: Any, model: type[BaseModel],
         result = operation(call, request)
         return response_model.model_validate(result).model_dump(mode="json")
     except Exception as exc:
-        error = as_api_error(exc)
+        error = to_api_error(exc)
         if error.type == "INTERNAL":
             obs.logger.exception("unexpected error", extra={"error_class": type(exc).__name__})
         else:
@@ -219,10 +218,10 @@ def _invoke_direct(event: Any, context: Any, model: type[BaseModel],
 
 def _parse_direct(event: Any, request_id: str) -> tuple[Call, dict[str, Any]]:
     if not isinstance(event, Mapping):
-        raise ValidationFailed("The invocation payload must be a JSON object.",
+        raise InvalidRequest("The invocation payload must be a JSON object.",
                                details=[{"field": "event", "message": "not an object"}])
     if not is_unicode(event):
-        raise ValidationFailed("The invocation payload holds a lone surrogate: it is not Unicode text.",
+        raise InvalidRequest("The invocation payload holds a lone surrogate: it is not Unicode text.",
                                details=[{"field": "event", "message": "lone surrogate (\\ud800-\\udfff)"}])
     problems = []
     for name in ("profile_id", "actor"):
@@ -233,7 +232,7 @@ def _parse_direct(event: Any, request_id: str) -> tuple[Call, dict[str, Any]]:
     if not isinstance(selection, Mapping):
         problems.append({"field": "selection", "message": "must be an object"})
     if problems:
-        raise ValidationFailed(details=problems)
+        raise InvalidRequest(details=problems)
     body = dict(selection)
     body.update({k: event[k] for k in DIRECT_BODY_KEYS if event.get(k) is not None})
     call = Call(principal=Principal.actor(str(event["actor"])), profile_id=str(event["profile_id"]),

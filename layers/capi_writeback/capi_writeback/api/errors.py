@@ -1,4 +1,5 @@
-"""Shaping every failure into the SPEC §3.3 error body, for HTTP responses and direct invocations.
+"""The boundary's side of the SPEC §3.3 errors: request validation failures as InvalidRequest
+details, and the exception a direct (Step Functions) invocation raises.
 
 Pydantic's messages are kept, its `input` values never are (they may be a customer's email).
 """
@@ -10,7 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from capi_writeback.errors import ApiError, Internal, ValidationFailed
+from capi_writeback.errors import ApiError
+from capi_writeback.exceptions import InvalidRequest
 
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -38,17 +40,10 @@ def validation_details(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, An
     return details
 
 
-def validation_error(errors: Iterable[Mapping[str, Any]]) -> ValidationFailed:
-    return ValidationFailed(details=validation_details(errors))
-
-
-def as_api_error(exc: BaseException) -> ApiError:
-    """Any exception as an ApiError: ApiErrors as they are, anything else INTERNAL (no message or
-    trace of it reaches the caller). Request validation is shaped where it happens: a pydantic error
-    anywhere else (e.g. a response model) is our bug, not the caller's."""
-    if isinstance(exc, ApiError):
-        return exc
-    return Internal()
+def validation_error(errors: Iterable[Mapping[str, Any]]) -> InvalidRequest:
+    """The refusal of a request that failed its model (a pydantic error anywhere else, e.g. in a
+    response model, is our bug and stays INTERNAL)."""
+    return InvalidRequest(details=validation_details(errors))
 
 
 class DirectInvocationError(Exception):
@@ -65,6 +60,4 @@ def direct_error(error: ApiError, request_id: str | None) -> DirectInvocationErr
     if cls is None:
         cls = _DIRECT_TYPES[error.type] = type(error.type, (DirectInvocationError,), {
             "__module__": __name__, "__doc__": f"SPEC error {error.type}."})
-    exc = cls(json.dumps(error.body(request_id)))
-    exc.api_error = error  # type: ignore[attr-defined]
-    return exc
+    return cls(json.dumps(error.body(request_id)))

@@ -16,7 +16,7 @@ from typing import Any
 
 from capi_writeback.auth import ADMIN_ROLES, READ_SCOPE, WRITE_SCOPE, WRITER_ROLES, check_access, find_profile
 from capi_writeback.contracts import StoreConversionsRequest
-from capi_writeback.errors import ValidationFailed
+from capi_writeback.exceptions import InvalidRequest
 from capi_writeback.flow.selection import profile_settings
 from capi_writeback.flow.services import Services, default_services
 from capi_writeback.flow.trail import Call, Note, audited
@@ -88,7 +88,7 @@ def list_audit(call: Call, limit: int, cursor: str | None,
     try:
         rows, next_cursor = services.audit.list(access.profile_id, limit, cursor)
     except ValueError as exc:
-        raise ValidationFailed("The pagination cursor is not valid.",
+        raise InvalidRequest("The pagination cursor is not valid.",
                                fix="Pass the `next` value of the previous page unchanged, or omit it.",
                                details=[{"field": "next", "message": "invalid cursor"}]) from exc
     return {"items": [_as_dict(r) for r in rows], "next": next_cursor}

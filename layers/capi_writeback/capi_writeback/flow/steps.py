@@ -26,12 +26,13 @@ from typing import Any
 from capi_writeback import observability as obs
 from capi_writeback.auth import Access, check_access, find_profile
 from capi_writeback.contracts import ConfirmRequest, DryRunRequest, PreviewRequest
-from capi_writeback.errors import CircuitOpen, IdempotencyKeyRequired, TestEventCodeRequired
+from capi_writeback.exceptions import IdempotencyKeyRequired, TestEventCodeRequired
 from capi_writeback.flow import selection as sel
 from capi_writeback.flow import sending
 from capi_writeback.flow.services import Services, default_services
 from capi_writeback.flow.trail import Call, Note, audited
-from capi_writeback.rails.idempotency.ledger import LeaseLost
+from capi_writeback.rails.breaker.exceptions import CircuitOpen
+from capi_writeback.rails.idempotency.exceptions import LeaseLost
 
 DEFAULT_BATCH_SIZE = 1000  # Meta's limit; the client's config.batch_size decides the split
 SAMPLE_EVENTS = 3
@@ -98,7 +99,7 @@ def dry_run(call: Call, request: DryRunRequest, services: Services | None = None
             except Exception as exc:
                 if not sending.is_meta_error(exc):
                     raise
-                raise sending.api_error_for(exc, {"operation": "dry_run"}) from None
+                raise sending.send_failed(exc, {"operation": "dry_run"}) from None
             batches = [sending.batch_summary(r) for r in results]
             for r in results:
                 messages.extend(str(m) for m in (getattr(r, "messages", None) or []))
@@ -210,7 +211,7 @@ def _send_confirm(services: Services, call: Call, access: Access, built: sel.Bui
         _record_failure(services, access.profile_id)
         if not sending.is_meta_error(exc):
             raise
-        raise sending.api_error_for(exc, {"operation": "confirm", "status": "failed",
+        raise sending.send_failed(exc, {"operation": "confirm", "status": "failed",
                                           "idempotency_key": key}) from None
     batches = [done.get(i) or sent.get(i) or _missing(i, built.event_count, batch_count)
                for i in range(batch_count)]

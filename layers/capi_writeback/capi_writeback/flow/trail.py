@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from capi_writeback.auth import Principal, find_profile
-from capi_writeback.errors import ApiError
+from capi_writeback.errors import audit_error
+from capi_writeback.exceptions import CapiWritebackError
 from capi_writeback.flow.services import Services
 from capi_writeback.observability import logger
 from capi_writeback.rails.audit import iso_ms
@@ -54,15 +55,13 @@ def audited(services: Services, call: Call, operation: str, body: Callable[[Note
     note = Note()
     try:
         result = body(note)
-    except ApiError as exc:
-        note.status = note.failed_status
-        error: dict[str, Any] = {"type": exc.type, "message": exc.message}
-        if isinstance(exc.details, dict):
-            error.update({k: exc.details[k] for k in ("code", "subcode", "fbtrace_id") if k in exc.details})
-        note.error = error
-        _append(services, call, operation, note)
-        raise
     except Exception as exc:
+        refusal = audit_error(exc)
+        if refusal is not None:
+            note.status = note.failed_status
+            note.error = refusal
+            _append(services, call, operation, note)
+            raise
         note.status = "error"
         note.error = {"type": "INTERNAL", "message": type(exc).__name__}
         try:
@@ -74,7 +73,7 @@ def audited(services: Services, call: Call, operation: str, body: Callable[[Note
     return result
 
 
-def record_refusal(services: Services, call: Call, operation: str, error: ApiError) -> None:
+def record_refusal(services: Services, call: Call, operation: str, error: CapiWritebackError) -> None:
     """The audit row of a step refused before it started (a malformed request), when the profile is
     the caller's. Never raises: the refusal itself is the answer that matters."""
     try:
@@ -85,7 +84,7 @@ def record_refusal(services: Services, call: Call, operation: str, error: ApiErr
         pixel_id = connection.get("pixel_id") if isinstance(connection, dict) else None
         note = Note(workspace_id=str(profile.get("workspace_id")), status="refused",
                     pixel_id=str(pixel_id) if pixel_id else None,
-                    error={"type": error.type, "message": error.message})
+                    error=audit_error(error))
         _append(services, call, operation, note)
     except Exception:
         logger.exception("audit of a refused request failed")

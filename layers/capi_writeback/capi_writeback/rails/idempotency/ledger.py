@@ -13,10 +13,10 @@ and one progress item per accepted batch.
 
 States and transitions (each one DynamoDB conditional write in the store):
   absent/expired ─claim→ INPROGRESS(owner A)            kind "new"
-  INPROGRESS, lease live ─claim→ CONFIRM_IN_PROGRESS     (nothing written)
+  INPROGRESS, lease live ─claim→ raises InProgress       (nothing written)
   INPROGRESS, lease over │ RELEASED ─claim→ INPROGRESS(owner B)   kind "resume" (+ done batches)
   COMPLETED ─claim→ the stored result                    kind "replay" (nothing written)
-  any, other payload hash ─claim→ IDEMPOTENCY_KEY_REUSED
+  any, other payload hash ─claim→ raises KeyReused
   INPROGRESS(A) ─finish(succeeded)→ COMPLETED ; ─finish(failed|partially_failed)→ RELEASED
 """
 
@@ -28,8 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from capi_writeback.errors import ConfirmInProgress, IdempotencyKeyReused
 from capi_writeback.rails.clock import Clock, system_clock
+from capi_writeback.rails.idempotency.exceptions import InProgress, KeyReused, LeaseLost
 from capi_writeback.rails.idempotency.persistence.base import (
     COMPLETED,
     IN_PROGRESS,
@@ -41,15 +41,6 @@ from capi_writeback.rails.idempotency.persistence.base import (
 ClaimKind = Literal["new", "resume", "replay"]
 FINAL_STATUSES = frozenset({"succeeded", "partially_failed", "failed"})
 _CLAIM_ATTEMPTS = 5
-
-
-class LeaseLost(ConfirmInProgress):
-    """This attempt's lease ran out and another attempt took the key over (or finished it)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Another attempt with this idempotency_key took over while this one was running.",
-            fix="Retry with the same idempotency_key to get the result of the attempt that took over.")
 
 
 def record_id(profile_id: str, idempotency_key: str) -> str:
@@ -105,11 +96,11 @@ class ConfirmLedger:
             if existing is None:
                 return self._claim("new", fresh)
             if existing.payload_hash != payload_hash:
-                raise IdempotencyKeyReused(details={"idempotency_key": key})
+                raise KeyReused(details={"idempotency_key": key})
             if existing.status == COMPLETED:
                 return self._claim("replay", existing, result=dict(existing.result or {}))
             if existing.status == IN_PROGRESS and existing.lease_expires_at > now:
-                raise ConfirmInProgress(details={
+                raise InProgress(details={
                     "idempotency_key": key,
                     "lease_expires_in": max(1, int(existing.lease_expires_at - now + 0.999))})
             taken = self.store.take_over(existing, owner, now + self.lease_seconds,
@@ -118,7 +109,7 @@ class ConfirmLedger:
                 done = self.store.done_batches(rid, taken.generation, taken.batch_count, now)
                 return self._claim("resume", taken, done=done)
             # Someone else moved the record between our read and our write: look again.
-        raise ConfirmInProgress(details={"idempotency_key": key})
+        raise InProgress(details={"idempotency_key": key})
 
     def stored_result(self, profile_id: str, key: str, payload_hash: str) -> dict[str, Any] | None:
         """The result a claim would replay (a succeeded confirm of this payload), read without

@@ -28,6 +28,7 @@ from capi_writeback.contracts import (
     StoreConversionsRequest,
     StoreConversionsResponse,
 )
+from capi_writeback.flow.audit import MAX_AUDIT_PAGE
 
 ProfileId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
                                 description="The profile (one tracked business/site).")]
@@ -99,7 +100,7 @@ def register_audit(app: APIGatewayRestResolver) -> None:
     @app.get(AUDIT, summary="Audit rows, newest first, paginated (owners and admins)",
              tags=["audit"], responses=_responses(AuditPage, *_COMMON))
     def audit(profile_id: ProfileId,
-              limit: Annotated[int, Query(ge=1, le=flow.admin.MAX_AUDIT_PAGE)] = 25,
+              limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE)] = 25,
               cursor: Annotated[str | None, Query(alias="next", max_length=2048,
                                                   description="The `next` of the previous page.")] = None,
               ) -> AuditPage:

@@ -90,3 +90,15 @@ def failure_error(batches: Iterable[Mapping[str, Any]], details: dict[str, Any])
         return SendUnavailable(details=merged)
     fix = first.get("fix")
     return SendRejected(fix=str(fix) if fix else None, details=merged)
+
+
+def public_batches(batches: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Batch summaries as the responses show them: in index order, without `fbtrace_ids` (the
+    responses list those at the top) and the internal `transient` flag."""
+    out = []
+    for batch in sorted(batches, key=lambda b: b["index"]):
+        shown = {k: v for k, v in batch.items() if k != "fbtrace_ids"}
+        if "error" in shown:
+            shown["error"] = {k: v for k, v in shown["error"].items() if k != "transient"}
+        out.append(shown)
+    return out

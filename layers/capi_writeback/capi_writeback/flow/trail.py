@@ -9,11 +9,11 @@ another workspace's trail must not be written by a stranger. Rows carry ids, has
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from capi_writeback.auth import Principal, find_profile
+from capi_writeback.auth import ADMIN_ROLES, WRITE_SCOPE, Access, Principal, check_access, find_profile
 from capi_writeback.errors import audit_error
 from capi_writeback.exceptions import CapiWritebackError
 from capi_writeback.flow.services import Services
@@ -22,7 +22,7 @@ from capi_writeback.rails.audit import iso_ms
 
 T = TypeVar("T")
 
-__all__ = ["Call", "Note", "audited", "iso_ms", "record_refusal"]
+__all__ = ["Call", "Note", "audited", "iso_ms", "noted_access", "record_refusal"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,24 @@ class Note:
     status: str = "succeeded"
     failed_status: str = "refused"
     error: dict[str, Any] | None = None
+
+
+def noted_access(services: Services, call: Call, note: Note, *, roles: frozenset[str] = ADMIN_ROLES,
+                 writeback: bool = True, connection: bool = True) -> Access:
+    """The prerequisites of an audited operation (`auth.check_access`, scope mcp:write). The note
+    learns the workspace and pixel first, so refusals on a profile of the caller's are audited too."""
+    profile = find_profile(services.directory, call.principal, call.profile_id)
+    if profile is not None:
+        note.workspace_id = str(profile.get("workspace_id"))
+        note.pixel_id = _pixel_id(profile)
+    return check_access(services.directory, call.principal, call.profile_id, scopes=(WRITE_SCOPE,),
+                        roles=roles, writeback=writeback, connection=connection, profile=profile)
+
+
+def _pixel_id(profile: Mapping[str, Any]) -> str | None:
+    connection = profile.get("connection")
+    pixel_id = connection.get("pixel_id") if isinstance(connection, Mapping) else None
+    return str(pixel_id) if pixel_id else None
 
 
 def audited(services: Services, call: Call, operation: str, body: Callable[[Note], T]) -> T:
@@ -80,11 +98,8 @@ def record_refusal(services: Services, call: Call, operation: str, error: CapiWr
         profile = find_profile(services.directory, call.principal, call.profile_id)
         if profile is None:
             return
-        connection = profile.get("connection")
-        pixel_id = connection.get("pixel_id") if isinstance(connection, dict) else None
         note = Note(workspace_id=str(profile.get("workspace_id")), status="refused",
-                    pixel_id=str(pixel_id) if pixel_id else None,
-                    error=audit_error(error))
+                    pixel_id=_pixel_id(profile), error=audit_error(error))
         _append(services, call, operation, note)
     except Exception:
         logger.exception("audit of a refused request failed")

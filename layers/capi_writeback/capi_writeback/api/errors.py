@@ -1,17 +1,14 @@
-"""The boundary's side of the SPEC §3.3 errors: request validation failures as InvalidRequest
-details, and the exception a direct (Step Functions) invocation raises.
+"""Request validation failures as an InvalidRequest whose details name each field.
 
 Pydantic's messages are kept, its `input` values never are (they may be a customer's email).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from capi_writeback.errors import ApiError
 from capi_writeback.exceptions import InvalidRequest
 
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
@@ -44,20 +41,3 @@ def validation_error(errors: Iterable[Mapping[str, Any]]) -> InvalidRequest:
     """The refusal of a request that failed its model (a pydantic error anywhere else, e.g. in a
     response model, is our bug and stays INTERNAL)."""
     return InvalidRequest(details=validation_details(errors))
-
-
-class DirectInvocationError(Exception):
-    """Base of the errors raised to Step Functions; the subclass name is the SPEC error type."""
-
-
-_DIRECT_TYPES: dict[str, type[DirectInvocationError]] = {}
-
-
-def direct_error(error: ApiError, request_id: str | None) -> DirectInvocationError:
-    """An exception whose class name (Lambda's errorType) is the SPEC type, e.g. `CIRCUIT_OPEN`, and
-    whose message is the JSON error body, so a state machine can Catch/Retry on the type."""
-    cls = _DIRECT_TYPES.get(error.type)
-    if cls is None:
-        cls = _DIRECT_TYPES[error.type] = type(error.type, (DirectInvocationError,), {
-            "__module__": __name__, "__doc__": f"SPEC error {error.type}."})
-    return cls(json.dumps(error.body(request_id)))

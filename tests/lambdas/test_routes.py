@@ -106,3 +106,40 @@ def test_routers_bound_to_another_resolver_on_the_same_thread_read_their_own_req
     assert (first.status, second.status) == (200, 200)
     assert second.body["event_count"] == 2 and second.body["request_id"] != first.body["request_id"]
 
+
+def test_concurrent_requests_each_read_their_own_event() -> None:
+    """Powertools keeps the current event on a class attribute shared by every resolver: two
+    requests served at once by one process (the local server, threads in tests) must still each
+    see their own caller and request id."""
+    import threading
+
+    both_inside = threading.Barrier(2, timeout=10)
+    seen: dict[str, tuple[str | None, str]] = {}
+    router = OperationRouter("whoami")
+
+    @router.get("/v1/profiles/<profile_id>/whoami")
+    def whoami(profile_id: ProfileId) -> dict[str, Any]:
+        both_inside.wait()  # both requests have been handed to Powertools before either reads it
+        call = router.call(profile_id)
+        seen[threading.current_thread().name] = (call.request_id, call.principal.user_id)
+        return {}
+
+    handler = make_handler(router)
+    events = {}
+    for user in ("alice", "bob"):
+        authorizer = {"workspace_id": "ws", "user_id": user, "scopes": "mcp:read", "principalId": user}
+        event = proxy_event("audit", "prof_1", authorizer=authorizer)
+        event["path"] = event["resource"] = "/v1/profiles/prof_1/whoami"
+        events[user] = event
+    results: dict[str, dict[str, Any]] = {}
+
+    def serve(user: str) -> None:
+        results[user] = handler(events[user], LambdaContext(aws_request_id=user))
+
+    threads = [threading.Thread(target=serve, args=(user,), name=user) for user in events]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert {user: result["statusCode"] for user, result in results.items()} == {"alice": 200, "bob": 200}
+    assert seen == {user: (event["requestContext"]["requestId"], user) for user, event in events.items()}

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import ValidationException
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from capi_writeback import flow
 from capi_writeback import observability as obs
@@ -35,9 +36,42 @@ LambdaHandler = Callable[[Any, Any], dict[str, Any]]
 Extra = Callable[[APIGatewayRestResolver], None]
 
 
+class Resolver(APIGatewayRestResolver):
+    """Powertools' REST resolver, keeping the request it resolves on itself.
+
+    Powertools stores the current event and Lambda context on a class attribute shared by every
+    resolver of the process (`BaseRouter.current_event`): fine in Lambda (one request per process at
+    a time), but two requests served at once (the local server, threads in tests) would read each
+    other's caller. Each thread has its own resolver (`make_handler`), so keeping them per instance
+    makes concurrent requests independent.
+    """
+
+    @property  # type: ignore[override]
+    def current_event(self) -> BaseProxyEvent:
+        event: BaseProxyEvent = self.__dict__["_event"]
+        return event
+
+    @current_event.setter
+    def current_event(self, event: BaseProxyEvent) -> None:
+        self.__dict__["_event"] = event
+
+    @property  # type: ignore[override]
+    def lambda_context(self) -> Any:
+        return self.__dict__.get("_lambda_context")
+
+    @lambda_context.setter
+    def lambda_context(self, context: Any) -> None:
+        self.__dict__["_lambda_context"] = context
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        self.current_event = self._to_proxy_event(dict(event))  # as Powertools does, onto its class
+        self.lambda_context = context
+        return super().resolve(event, context)
+
+
 def build_resolver(routers: tuple[OperationRouter, ...], *extras: Extra) -> APIGatewayRestResolver:
     """A resolver serving the routers' routes (and `extras`, e.g. the docs), with the SPEC errors."""
-    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=json_body)
+    app = Resolver(enable_validation=True, json_body_deserializer=json_body)
     for router in routers:
         app.include_router(router)
     for extra in extras:

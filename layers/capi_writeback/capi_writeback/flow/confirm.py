@@ -20,7 +20,8 @@ nothing to send proves nothing about Meta and leaves the breaker as it was.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from capi_writeback import observability as obs
 from capi_writeback.contracts import ConfirmRequest
@@ -33,7 +34,9 @@ from capi_writeback.rails.breaker.exceptions import CircuitOpen
 from capi_writeback.rails.idempotency import Claim
 from capi_writeback.rails.idempotency.exceptions import LeaseLost
 
-DEFAULT_BATCH_SIZE = 1000  # Meta's limit; the client's config.batch_size decides the split
+if TYPE_CHECKING:
+    from capi_writeback.meta.client import MetaClient
+    from capi_writeback.meta.results import BatchResult
 
 
 def confirm(call: Call, request: ConfirmRequest, services: Services | None = None) -> dict[str, Any]:
@@ -59,7 +62,7 @@ def _confirm(services: Services, call: Call, request: ConfirmRequest, note: Note
         return _replay(call, note, built, stored)
 
     client = services.meta(access.connection.get("api_version"))
-    batch_count = math.ceil(built.event_count / _batch_size(client))
+    batch_count = math.ceil(built.event_count / client.config.batch_size)  # the client splits likewise
     claim = services.ledger.claim(access.profile_id, key, built.payload_hash, batch_count)
     if claim.kind == "replay":
         return _replay(call, note, built, dict(claim.result or {}))
@@ -114,18 +117,14 @@ def _confirm(services: Services, call: Call, request: ConfirmRequest, note: Note
     return result
 
 
-def _batch_size(client: Any) -> int:
-    return int(getattr(getattr(client, "config", None), "batch_size", DEFAULT_BATCH_SIZE))
-
-
-def _send(services: Services, claim: Claim, client: Any, connection: Any, built: Built,
-          pending: list[int]) -> dict[int, dict[str, Any]]:
+def _send(services: Services, claim: Claim, client: MetaClient, connection: Mapping[str, Any],
+          built: Built, pending: list[int]) -> dict[int, dict[str, Any]]:
     """Send the pending batches; each one Meta accepted is recorded in the ledger as it finishes.
     The summaries of the batches sent, by index."""
     if not pending:
         return {}
 
-    def on_batch(result: Any) -> None:
+    def on_batch(result: BatchResult) -> None:
         # The client calls this on the calling thread, one batch at a time, as each finishes; the
         # ledger write is a single conditional DynamoDB update.
         summary = sending.batch_summary(result)

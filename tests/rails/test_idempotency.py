@@ -264,3 +264,42 @@ def test_dynamodb_calls_per_confirm(aws: dict[str, str], calls: Any, clock: Manu
     calls.calls.clear()
     assert ledger.claim("p1", "key-1", H1, 150).kind == "replay"
     assert calls.for_table(table) == ["PutItem"]
+
+
+def test_the_lease_follows_the_invocations_deadline(ledger: ConfirmLedger, clock: ManualClock) -> None:
+    """Like Powertools' in-progress expiry: an attempt that must end in 300 s holds the key that long."""
+    claim = ledger.claim("p1", "key-1", H1, 2, deadline=clock() + 300)
+    assert claim.lease_expires_at == clock() + 300
+    clock.advance(299)
+    with pytest.raises(InProgress) as info:
+        ledger.claim("p1", "key-1", H1, 2)
+    assert info.value.details["lease_expires_in"] == 1
+    clock.advance(2)  # the invocation is over: its claim can be taken over at once
+    assert ledger.claim("p1", "key-1", H1, 2).kind == "resume"
+
+
+def test_the_lease_never_ends_sooner_than_its_floor(ledger_store: Any, clock: ManualClock) -> None:
+    ledger = ConfirmLedger(ledger_store, clock, lease_seconds=900, lease_floor=120)
+    claim = ledger.claim("p1", "key-1", H1, 3, deadline=clock() + 5)  # almost out of time
+    assert claim.lease_expires_at == clock() + 120
+    clock.advance(100)  # past the deadline (a local run is not stopped at it): renewals keep the floor
+    assert ledger.record_batch(claim, 0, summary(0)) is True
+    assert claim.lease_expires_at == clock() + 120
+    clock.advance(119)
+    with pytest.raises(InProgress):
+        ledger.claim("p1", "key-1", H1, 3)
+
+
+def test_a_renewal_keeps_the_lease_until_the_deadline(ledger: ConfirmLedger, clock: ManualClock) -> None:
+    claim = ledger.claim("p1", "key-1", H1, 3, deadline=clock() + 600)
+    clock.advance(60)
+    assert ledger.record_batch(claim, 0, summary(0)) is True
+    assert claim.lease_expires_at == clock() + 540  # the deadline, not now + lease_seconds
+    clock.advance(539)
+    with pytest.raises(InProgress):
+        ledger.claim("p1", "key-1", H1, 3)
+
+
+def test_without_a_deadline_the_lease_is_lease_seconds(ledger: ConfirmLedger, clock: ManualClock) -> None:
+    claim = ledger.claim("p1", "key-1", H1, 1)  # local tools, direct calls without a Lambda context
+    assert claim.lease_expires_at == clock() + 900

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from capi_writeback import flow
 from capi_writeback import observability as obs
 from capi_writeback.api.errors import validation_error
-from capi_writeback.api.request import is_unicode
+from capi_writeback.api.request import deadline_of, is_unicode
 from capi_writeback.auth import Principal
 from capi_writeback.errors import ApiError, to_api_error
 from capi_writeback.exceptions import InvalidRequest
@@ -42,7 +42,7 @@ def invoke(direct: Direct, operation: str, event: Any, context: Any) -> dict[str
     request_id = str(getattr(context, "aws_request_id", None) or uuid.uuid4())
     obs.logger.set_correlation_id(request_id)
     try:
-        call, body = parse(event, request_id)
+        call, body = parse(event, request_id, deadline_of(context, flow.default_services().clock))
         try:
             request = direct.request.model_validate(body)
         except ValidationError as exc:
@@ -60,7 +60,7 @@ def invoke(direct: Direct, operation: str, event: Any, context: Any) -> dict[str
         raise direct_error(error, request_id) from None
 
 
-def parse(event: Any, request_id: str) -> tuple[Call, dict[str, Any]]:
+def parse(event: Any, request_id: str, deadline: float | None = None) -> tuple[Call, dict[str, Any]]:
     """The call and the request body of a direct invocation payload (InvalidRequest if malformed)."""
     if not isinstance(event, Mapping):
         raise InvalidRequest("The invocation payload must be a JSON object.",
@@ -81,7 +81,7 @@ def parse(event: Any, request_id: str) -> tuple[Call, dict[str, Any]]:
     body = dict(selection)
     body.update({k: event[k] for k in BODY_KEYS if event.get(k) is not None})
     call = Call(principal=Principal.actor(str(event["actor"])), profile_id=str(event["profile_id"]),
-                request_id=request_id)
+                request_id=request_id, deadline=deadline)
     return call, body
 
 

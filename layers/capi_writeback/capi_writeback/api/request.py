@@ -1,10 +1,11 @@
-"""Reading what callers send: JSON bodies (any Content-Type), Unicode-only text, the request id."""
+"""Reading an invocation: JSON bodies (any Content-Type), Unicode-only text, the request id, and
+when the invocation will be stopped."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -55,6 +56,19 @@ def as_json_request(event: Mapping[str, Any]) -> Mapping[str, Any]:
 def is_http(event: Any) -> bool:
     """An API Gateway proxy event (anything else reaching a function is a direct invocation)."""
     return isinstance(event, Mapping) and ("requestContext" in event or "httpMethod" in event)
+
+
+def deadline_of(context: Any, clock: Callable[[], float]) -> float | None:
+    """When the Lambda serving this invocation will be stopped, on `clock` (the services' clock), from
+    the context's remaining time; None without a Lambda context (local tools, some tests)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    try:
+        millis = float(remaining())
+    except (TypeError, ValueError):
+        return None
+    return clock() + max(0.0, millis) / 1000
 
 
 def request_id_of(event: Any) -> str | None:

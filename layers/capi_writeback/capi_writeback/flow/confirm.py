@@ -63,7 +63,8 @@ def _confirm(services: Services, call: Call, request: ConfirmRequest, note: Note
 
     client = services.meta(access.connection.get("api_version"))
     batch_count = math.ceil(built.event_count / client.config.batch_size)  # the client splits likewise
-    claim = services.ledger.claim(access.profile_id, key, built.payload_hash, batch_count)
+    claim = services.ledger.claim(access.profile_id, key, built.payload_hash, batch_count,
+                                  deadline=call.deadline)
     if claim.kind == "replay":
         return _replay(call, note, built, dict(claim.result or {}))
 

@@ -27,11 +27,16 @@ __all__ = ["Call", "Note", "audited", "iso_ms", "noted_access", "record_refusal"
 
 @dataclass(frozen=True)
 class Call:
-    """Who asks for what, under which request id (no AWS event shapes beyond this)."""
+    """Who asks for what, under which request id (no AWS event shapes beyond this).
+
+    `deadline`: when the invocation serving the call will be stopped, in unix seconds on the
+    services' clock (None when not known: local tools, tests); the confirm's lease follows it.
+    """
 
     principal: Principal
     profile_id: str
     request_id: str | None
+    deadline: float | None = None
 
 
 @dataclass

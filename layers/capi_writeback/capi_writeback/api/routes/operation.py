@@ -11,9 +11,10 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter, Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel
 
+from capi_writeback.api.request import deadline_of
 from capi_writeback.auth import Principal
 from capi_writeback.contracts import ErrorBody
-from capi_writeback.flow import Call
+from capi_writeback.flow import Call, default_services
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,10 +66,12 @@ class OperationRouter(Router):
         return remember
 
     def call(self, profile_id: str) -> Call:
-        """The flow's view of the request being served: principal (authorizer context), request id."""
+        """The flow's view of the request being served: principal (authorizer context), request id,
+        and the invocation's deadline (from the Lambda context)."""
         context = self.current_event.raw_event.get("requestContext") or {}
         return Call(principal=Principal.from_authorizer(context.get("authorizer")),
-                    profile_id=profile_id, request_id=context.get("requestId"))
+                    profile_id=profile_id, request_id=context.get("requestId"),
+                    deadline=deadline_of(self.lambda_context, default_services().clock))
 
 
 def responses(ok: type[BaseModel], *statuses: int) -> dict[int, Any]:

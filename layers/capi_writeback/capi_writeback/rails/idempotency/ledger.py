@@ -40,6 +40,11 @@ from capi_writeback.rails.idempotency.persistence.base import (
 
 ClaimKind = Literal["new", "resume", "replay"]
 FINAL_STATUSES = frozenset({"succeeded", "partially_failed", "failed"})
+LEASE_SECONDS = 900  # without a deadline: Lambda's longest invocation (the confirm function's timeout)
+# With a deadline, a lease never ends sooner than this after the last sign of life: longer than one
+# batch can take (the Meta client gives up on a batch after 60 s of retries, plus a read timeout), so
+# a live attempt does not lose its key between two recorded batches once past its deadline.
+LEASE_FLOOR_SECONDS = 120
 _CLAIM_ATTEMPTS = 5
 
 
@@ -66,24 +71,39 @@ class Claim:
     lease_expires_at: float
     done_batches: dict[int, dict[str, Any]] = field(default_factory=dict)
     result: dict[str, Any] | None = None
+    deadline: float | None = None
 
 
 class ConfirmLedger:
     """Claim a confirm key, record accepted batches as they finish, finish with a status.
 
-    `lease_seconds` must exceed the longest gap between two recorded batches (each record_batch
-    renews the lease); `ttl_seconds` is how long a key is remembered after its last write.
+    The lease of an attempt (how long no other attempt may take the key) follows its invocation, like
+    Powertools' in-progress expiry: until the `deadline` given to `claim` (when the Lambda will be
+    stopped), and never less than `lease_floor` after the last sign of life. Without a deadline
+    (local tools, tests) it is `lease_seconds`, which must then exceed the longest gap between two
+    recorded batches. Each record_batch renews it. `ttl_seconds`: how long a key is remembered after
+    its last write.
     """
 
-    def __init__(self, store: LedgerStore, clock: Clock = system_clock, lease_seconds: float = 900,
-                 ttl_seconds: float = 7 * 86400) -> None:
+    def __init__(self, store: LedgerStore, clock: Clock = system_clock,
+                 lease_seconds: float = LEASE_SECONDS, ttl_seconds: float = 7 * 86400, *,
+                 lease_floor: float = LEASE_FLOOR_SECONDS) -> None:
         self.store = store
         self.clock = clock
         self.lease_seconds = lease_seconds
+        self.lease_floor = lease_floor
         self.ttl_seconds = ttl_seconds
 
-    def claim(self, profile_id: str, key: str, payload_hash: str, batch_count: int) -> Claim:
-        """Take the key for this attempt, or replay, or refuse (see the module docstring)."""
+    def lease_until(self, now: float, deadline: float | None) -> float:
+        """When a lease taken or renewed at `now` ends, for an attempt that must end by `deadline`."""
+        if deadline is None:
+            return now + self.lease_seconds
+        return max(deadline, now + self.lease_floor)
+
+    def claim(self, profile_id: str, key: str, payload_hash: str, batch_count: int, *,
+              deadline: float | None = None) -> Claim:
+        """Take the key for this attempt, or replay, or refuse (see the module docstring).
+        `deadline`: when this attempt's invocation will be stopped (None: not known)."""
         rid = record_id(profile_id, key)
         for _ in range(_CLAIM_ATTEMPTS):
             now = self.clock()
@@ -91,10 +111,10 @@ class ConfirmLedger:
             fresh = LedgerRecord(
                 id=rid, profile_id=profile_id, idempotency_key=key, payload_hash=payload_hash,
                 batch_count=batch_count, status=IN_PROGRESS, owner=owner, generation=uuid.uuid4().hex,
-                lease_expires_at=now + self.lease_seconds, expiration=now + self.ttl_seconds)
+                lease_expires_at=self.lease_until(now, deadline), expiration=now + self.ttl_seconds)
             existing = self.store.create(fresh, now)
             if existing is None:
-                return self._claim("new", fresh)
+                return self._claim("new", fresh, deadline=deadline)
             if existing.payload_hash != payload_hash:
                 raise KeyReused(details={"idempotency_key": key})
             if existing.status == COMPLETED:
@@ -103,11 +123,11 @@ class ConfirmLedger:
                 raise InProgress(details={
                     "idempotency_key": key,
                     "lease_expires_in": max(1, int(existing.lease_expires_at - now + 0.999))})
-            taken = self.store.take_over(existing, owner, now + self.lease_seconds,
+            taken = self.store.take_over(existing, owner, self.lease_until(now, deadline),
                                          now + self.ttl_seconds)
             if taken is not None:
                 done = self.store.done_batches(rid, taken.generation, taken.batch_count, now)
-                return self._claim("resume", taken, done=done)
+                return self._claim("resume", taken, done=done, deadline=deadline)
             # Someone else moved the record between our read and our write: look again.
         raise InProgress(details={"idempotency_key": key})
 
@@ -127,10 +147,11 @@ class ConfirmLedger:
         now = self.clock()
         summary = dict(batch_summary)
         claim.done_batches[int(batch_index)] = summary
+        lease = self.lease_until(now, claim.deadline)
         kept = self.store.add_batch(claim.record_id, claim.generation, claim.owner, int(batch_index),
-                                    summary, now + self.lease_seconds, now + self.ttl_seconds)
+                                    summary, lease, now + self.ttl_seconds)
         if kept:
-            claim.lease_expires_at = now + self.lease_seconds
+            claim.lease_expires_at = lease
         return kept
 
     def finish(self, claim: Claim, status: str, result: Mapping[str, Any]) -> None:
@@ -154,9 +175,9 @@ class ConfirmLedger:
 
     @staticmethod
     def _claim(kind: ClaimKind, record: LedgerRecord, *, result: dict[str, Any] | None = None,
-               done: dict[int, dict[str, Any]] | None = None) -> Claim:
+               done: dict[int, dict[str, Any]] | None = None, deadline: float | None = None) -> Claim:
         return Claim(kind=kind, profile_id=record.profile_id, idempotency_key=record.idempotency_key,
                      payload_hash=record.payload_hash, batch_count=record.batch_count,
                      record_id=record.id, owner=record.owner, generation=record.generation,
                      attempt=record.attempts, lease_expires_at=record.lease_expires_at,
-                     done_batches=dict(done or {}), result=result)
+                     done_batches=dict(done or {}), result=result, deadline=deadline)

@@ -81,7 +81,7 @@ def parse(event: Any, request_id: str, deadline: float | None = None) -> tuple[C
     body = dict(selection)
     body.update({k: event[k] for k in BODY_KEYS if event.get(k) is not None})
     call = Call(principal=Principal.actor(str(event["actor"])), profile_id=str(event["profile_id"]),
-                request_id=request_id, deadline=deadline)
+                request_id=request_id, via="step_functions", deadline=deadline)
     return call, body
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from capi_writeback.auth import ADMIN_ROLES, WRITE_SCOPE, Access, Principal, check_access, find_profile
 from capi_writeback.errors import audit_error
@@ -21,6 +21,7 @@ from capi_writeback.observability import logger
 from capi_writeback.rails.audit import iso_ms
 
 T = TypeVar("T")
+Via = Literal["api", "step_functions", "mcp"]
 
 __all__ = ["Call", "Note", "audited", "iso_ms", "noted_access", "record_refusal"]
 
@@ -29,13 +30,15 @@ __all__ = ["Call", "Note", "audited", "iso_ms", "noted_access", "record_refusal"
 class Call:
     """Who asks for what, under which request id (no AWS event shapes beyond this).
 
-    `deadline`: when the invocation serving the call will be stopped, in unix seconds on the
-    services' clock (None when not known: local tools, tests); the confirm's lease follows it.
+    `via`: how the call came in (recorded in its audit row). `deadline`: when the invocation
+    serving the call will be stopped, in unix seconds on the services' clock (None when not known:
+    local tools, tests); the confirm's lease follows it.
     """
 
     principal: Principal
     profile_id: str
     request_id: str | None
+    via: Via = "api"
     deadline: float | None = None
 
 
@@ -130,6 +133,7 @@ def _append(services: Services, call: Call, operation: str, note: Note) -> None:
         fbtrace_ids=list(note.fbtrace_ids),
         status=note.status,
         error=note.error,
+        via=call.via,
     )
     services.audit.append(row)
     logger.info("audit row written", extra={"operation": operation, "status": note.status,

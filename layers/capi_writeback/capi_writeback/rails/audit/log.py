@@ -52,6 +52,7 @@ class AuditRow:
     status: str = "succeeded"
     error: dict[str, Any] | None = None
     created_at: str = ""
+    via: str = "api"  # how the operation came in: api | step_functions | mcp (older rows: api)
 
     def __post_init__(self) -> None:
         if not _CREATED_AT.match(self.created_at):

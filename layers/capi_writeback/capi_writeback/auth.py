@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from capi_writeback.exceptions import (
     ConnectionInactive,
@@ -23,6 +23,9 @@ from capi_writeback.exceptions import (
     Unauthenticated,
     WritebackDisabled,
 )
+
+if TYPE_CHECKING:  # the authorizer's cold start loads no store module
+    from capi_writeback.store.directory.base import DirectoryReader as Directory
 
 WRITE_SCOPE = "mcp:write"
 READ_SCOPE = "mcp:read"
@@ -81,18 +84,6 @@ class Principal:
             "user_id": self.user_id,
             "scopes": " ".join(sorted(self.scopes or ())),
         }
-
-
-class Directory(Protocol):
-    """The reads the checks need (implemented over the workspaces/tokens/profiles tables)."""
-
-    def get_token(self, token_hash: str) -> Mapping[str, Any] | None: ...
-
-    def get_workspace_settings(self, workspace_id: str) -> Mapping[str, Any] | None: ...
-
-    def get_member_role(self, workspace_id: str, user_id: str) -> str | None: ...
-
-    def get_profile(self, profile_id: str) -> Mapping[str, Any] | None: ...
 
 
 def principal_for_token(directory: Directory, token: str | None, now: float) -> Principal | None:

@@ -16,7 +16,8 @@ from capi_writeback.auth import Access
 from capi_writeback.contracts import Selection
 from capi_writeback.exceptions import InvalidRequest, PayloadChanged
 from capi_writeback.flow.services import Services
-from capi_writeback.flow.trail import Note, iso_ms
+from capi_writeback.flow.trail import Note
+from capi_writeback.rails.audit import iso_ms
 
 DEFAULT_LAST_DAYS = 7
 MAX_LISTED_SKIPS = 1000

@@ -18,12 +18,11 @@ from capi_writeback.errors import audit_error
 from capi_writeback.exceptions import CapiWritebackError
 from capi_writeback.flow.services import Services
 from capi_writeback.observability import logger
-from capi_writeback.rails.audit import iso_ms
 
 T = TypeVar("T")
 Via = Literal["api", "step_functions", "mcp"]
 
-__all__ = ["Call", "Note", "audited", "iso_ms", "noted_access", "record_refusal"]
+__all__ = ["Call", "Note", "Via", "audited", "noted_access", "record_refusal"]
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,10 @@ class Resolver(APIGatewayRestResolver):
 
     @property  # type: ignore[override]
     def current_event(self) -> BaseProxyEvent:
-        event: BaseProxyEvent = self.__dict__["_event"]
+        try:
+            event: BaseProxyEvent = self.__dict__["_event"]
+        except KeyError:
+            raise AttributeError("no request is being resolved") from None
         return event
 
     @current_event.setter
@@ -64,7 +67,8 @@ class Resolver(APIGatewayRestResolver):
         self.__dict__["_lambda_context"] = context
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        self.current_event = self._to_proxy_event(dict(event))  # as Powertools does, onto its class
+        # super() sets the same onto BaseRouter (the class): every read in here comes to this instance.
+        self.current_event = self._to_proxy_event(dict(event))
         self.lambda_context = context
         return super().resolve(event, context)
 

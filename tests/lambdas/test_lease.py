@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from capi_writeback.rails.idempotency import record_id
-from capi_writeback.rails.idempotency.ledger import LEASE_FLOOR_SECONDS
+from capi_writeback.rails.idempotency.ledger import LEASE_FLOOR_SECONDS, record_id
 
 from tests.lambdas.conftest import Env, LambdaContext, conversion_rows, load_handler
 

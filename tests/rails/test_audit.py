@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 import pytest
-from capi_writeback.rails.audit import AuditLog, AuditRow, iso_ms
 from capi_writeback.rails.audit.exceptions import AuditConflict, InvalidCursor
+from capi_writeback.rails.audit.log import AuditLog, AuditRow, iso_ms
 from capi_writeback.rails.audit.persistence.dynamodb import DynamoAuditStore
 from capi_writeback.rails.clock import ManualClock
 

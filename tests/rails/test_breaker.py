@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from capi_writeback.errors import to_api_error
-from capi_writeback.rails.breaker import CircuitBreaker
+from capi_writeback.rails.breaker.circuit import CircuitBreaker
 from capi_writeback.rails.breaker.exceptions import CircuitOpen
 from capi_writeback.rails.breaker.persistence.dynamodb import DynamoBreakerStore
 from capi_writeback.rails.breaker.persistence.memory import MemoryBreakerStore

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from capi_writeback.errors import to_api_error
 from capi_writeback.rails.clock import ManualClock
-from capi_writeback.rails.idempotency import Claim, ConfirmLedger, record_id
 from capi_writeback.rails.idempotency.exceptions import InProgress, KeyReused, LeaseLost
+from capi_writeback.rails.idempotency.ledger import Claim, ConfirmLedger, record_id
 from capi_writeback.rails.idempotency.persistence.dynamodb import DynamoLedgerStore
 from capi_writeback.store import client
 

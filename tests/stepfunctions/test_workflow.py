@@ -162,7 +162,7 @@ def test_min_events_holds_back_a_small_push(world: World) -> None:
 
 
 def test_open_breaker_fails_with_circuit_open_and_retry_after(world: World) -> None:
-    from capi_writeback.rails.breaker import CircuitBreaker
+    from capi_writeback.rails.breaker.circuit import CircuitBreaker
     from capi_writeback.rails.breaker.persistence.dynamodb import DynamoBreakerStore
 
     seed = world.tenant()

@@ -31,12 +31,12 @@ from capi_writeback.flow.selection import Built, build
 from capi_writeback.flow.services import Services, default_services
 from capi_writeback.flow.trail import Call, Note, audited, noted_access
 from capi_writeback.rails.breaker.exceptions import CircuitOpen
-from capi_writeback.rails.idempotency import Claim
 from capi_writeback.rails.idempotency.exceptions import LeaseLost
 
 if TYPE_CHECKING:
     from capi_writeback.meta.client import MetaClient
     from capi_writeback.meta.results import BatchResult
+    from capi_writeback.rails.idempotency.ledger import Claim
 
 
 def confirm(call: Call, request: ConfirmRequest, services: Services | None = None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from capi_writeback.contracts import Selection
 from capi_writeback.exceptions import InvalidRequest, PayloadChanged
 from capi_writeback.flow.services import Services
 from capi_writeback.flow.trail import Note
-from capi_writeback.rails.audit import iso_ms
+from capi_writeback.rails.audit.log import iso_ms
 
 DEFAULT_LAST_DAYS = 7
 MAX_LISTED_SKIPS = 1000

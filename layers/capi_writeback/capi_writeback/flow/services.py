@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # for the types only: building these imports boto3/urllib3, which waits for first use
     from capi_writeback.meta.client import MetaClient
     from capi_writeback.meta.credentials import SecretsManagerCredentials
-    from capi_writeback.rails.audit import AuditLog
-    from capi_writeback.rails.breaker import CircuitBreaker
-    from capi_writeback.rails.idempotency import ConfirmLedger
+    from capi_writeback.rails.audit.log import AuditLog
+    from capi_writeback.rails.breaker.circuit import CircuitBreaker
+    from capi_writeback.rails.idempotency.ledger import ConfirmLedger
     from capi_writeback.store.conversions.base import ConversionStore
     from capi_writeback.store.directory.base import DirectoryReader
 
@@ -67,21 +67,21 @@ def _dynamo_conversions(clock: Clock) -> ConversionStore:
 
 
 def _dynamo_ledger(clock: Clock) -> ConfirmLedger:
-    from capi_writeback.rails.idempotency import ConfirmLedger
+    from capi_writeback.rails.idempotency.ledger import ConfirmLedger
     from capi_writeback.rails.idempotency.persistence.dynamodb import DynamoLedgerStore
 
     return ConfirmLedger(DynamoLedgerStore(), clock)
 
 
 def _dynamo_breaker(clock: Clock) -> CircuitBreaker:
-    from capi_writeback.rails.breaker import CircuitBreaker
+    from capi_writeback.rails.breaker.circuit import CircuitBreaker
     from capi_writeback.rails.breaker.persistence.dynamodb import DynamoBreakerStore
 
     return CircuitBreaker(DynamoBreakerStore(), clock)
 
 
 def _dynamo_audit() -> AuditLog:
-    from capi_writeback.rails.audit import AuditLog
+    from capi_writeback.rails.audit.log import AuditLog
     from capi_writeback.rails.audit.persistence.dynamodb import DynamoAuditStore
 
     return AuditLog(DynamoAuditStore())

@@ -115,7 +115,7 @@ def record_refusal(services: Services, call: Call, operation: str, error: CapiWr
 def _append(services: Services, call: Call, operation: str, note: Note) -> None:
     if note.workspace_id is None:
         return  # profile unknown (or another workspace's): nothing to attribute the row to
-    from capi_writeback.rails.audit import AuditRow
+    from capi_writeback.rails.audit.log import AuditRow
 
     row = AuditRow.new(
         clock=services.clock,

@@ -1,5 +1,2 @@
-"""The append-only audit trail: one immutable row per operation (see `log`)."""
-
-from capi_writeback.rails.audit.log import AuditLog, AuditRow, iso_ms
-
-__all__ = ["AuditLog", "AuditRow", "iso_ms"]
+"""The append-only audit trail: `log` (AuditRow, AuditLog, iso_ms), `exceptions`, `persistence/`.
+Import the module you need: this package imports none of them."""

@@ -1,5 +1,2 @@
-"""The per-profile circuit breaker of confirm (see `circuit`)."""
-
-from capi_writeback.rails.breaker.circuit import CircuitBreaker
-
-__all__ = ["CircuitBreaker"]
+"""The per-profile circuit breaker of confirm: `circuit` (the rules), `exceptions`, `persistence/`.
+Import the module you need: this package imports none of them."""

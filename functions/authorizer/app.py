@@ -18,7 +18,7 @@ _directory: Any = None
 def _get_directory() -> Any:
     global _directory
     if _directory is None:
-        from capi_writeback.store.dynamodb import DynamoDirectoryStore
+        from capi_writeback.store.directory.dynamodb import DynamoDirectoryStore
 
         _directory = DynamoDirectoryStore()
     return _directory

@@ -1,9 +1,10 @@
 """POST /v1/profiles/{profile_id}/writeback/confirm (also a direct Step Functions task)."""
 
 from capi_writeback import flow
-from capi_writeback.api import routes
 from capi_writeback.api.app import make_handler
-from capi_writeback.api.models import ConfirmRequest, ConfirmResponse
+from capi_writeback.api.direct import Direct
+from capi_writeback.api.routes import writeback
+from capi_writeback.contracts import ConfirmRequest, ConfirmResponse
 
-lambda_handler = make_handler(routes.register_confirm,
-                              direct=(ConfirmRequest, flow.confirm, ConfirmResponse))
+lambda_handler = make_handler(writeback.CONFIRM,
+                              direct=Direct(ConfirmRequest, flow.confirm, ConfirmResponse))

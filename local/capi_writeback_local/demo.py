@@ -153,7 +153,7 @@ class Demo:
         import secrets as _secrets
 
         from capi_writeback.auth import token_hash
-        from capi_writeback.store.dynamodb import DynamoDirectoryStore
+        from capi_writeback.store.directory.dynamodb import DynamoDirectoryStore
 
         token = "cwb_" + _secrets.token_urlsafe(24)
         directory = DynamoDirectoryStore()

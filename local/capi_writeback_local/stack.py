@@ -275,7 +275,7 @@ def seed_demo(
     member (`reader_id`) gets a token with only mcp:read (SPEC §7 `read_token`).
     """
     from capi_writeback.auth import token_hash
-    from capi_writeback.store.dynamodb import DynamoDirectoryStore
+    from capi_writeback.store.directory.dynamodb import DynamoDirectoryStore
 
     now = time.time() if now is None else now
     api_token = api_token or "cwb_" + secrets.token_urlsafe(24)

@@ -90,8 +90,8 @@ def test_authorizer_event_is_a_token_event() -> None:
 @pytest.fixture(scope="module")
 def world() -> Iterator[tuple[MetaEmulator, Any, FunctionPool]]:
     from aws_lambda_powertools.utilities import parameters
+    from capi_writeback import store
     from capi_writeback.flow import set_default_services
-    from capi_writeback.store import dynamodb as store
 
     saved = dict(os.environ)
     with mock_aws(), MetaEmulator(tokens=(META_TOKEN,), pixel_ids=(PIXEL_ID,)) as meta:
@@ -147,11 +147,11 @@ def _cold_start() -> None:
     """Each function runs in its own process on Lambda: forget cached clients, secrets and services
     (a Meta client that retries twice without sleeping keeps the fault step fast)."""
     from aws_lambda_powertools.utilities import parameters
+    from capi_writeback import store
     from capi_writeback.flow import Services, set_default_services
     from capi_writeback.meta.client import MetaClient
     from capi_writeback.meta.config import MetaClientConfig
     from capi_writeback.meta.credentials import SecretsManagerCredentials
-    from capi_writeback.store import dynamodb as store
 
     parameters.clear_caches()
     store.reset_client()

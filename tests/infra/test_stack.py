@@ -8,8 +8,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from capi_writeback import store
 from capi_writeback.auth import principal_for_token, token_hash
-from capi_writeback.store import dynamodb as store
+from capi_writeback.store.directory.dynamodb import DynamoDirectoryStore
 from capi_writeback_local.stack import EmbeddedStack, table_env
 
 
@@ -32,7 +33,7 @@ def test_points_boto3_at_loopback_and_sets_table_env(stack: EmbeddedStack) -> No
 
 def test_seed_demo_is_readable_through_the_layer_stores(stack: EmbeddedStack) -> None:
     seed = stack.seed_demo(pixel_id="555", meta_token="meta-secret", profile_id="prof_seed")
-    directory = store.DynamoDirectoryStore()  # table names and endpoint from the environment
+    directory = DynamoDirectoryStore()  # table names and endpoint from the environment
     principal = principal_for_token(directory, seed.api_token, time.time())
     assert principal is not None
     assert (principal.workspace_id, principal.user_id) == (seed.workspace_id, seed.user_id)
@@ -77,7 +78,7 @@ def test_stop_restores_the_environment() -> None:
 def test_seed_demo_adds_a_member_with_a_read_only_token(stack: EmbeddedStack) -> None:
     """SPEC §7: serve's `read_token` is a member's token with only mcp:read."""
     seed = stack.seed_demo(profile_id="prof_reader")
-    directory = store.DynamoDirectoryStore()
+    directory = DynamoDirectoryStore()
     reader = principal_for_token(directory, seed.read_token, time.time())
     assert reader is not None and seed.read_token != seed.api_token
     assert reader.workspace_id == seed.workspace_id and reader.user_id != seed.user_id

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from capi_writeback.errors import ERRORS
 from capi_writeback.meta.config import MetaClientConfig
-from capi_writeback.rails.idempotency import ConfirmLedger
+from capi_writeback.rails.idempotency.ledger import ConfirmLedger
 from capi_writeback_local.cfn_template import load_template, resources_of_type
 
 from .iam import MANAGED_POLICIES, as_list, grants, managed_policy_of, resource_name, statements

@@ -38,7 +38,7 @@ class AuditCalls:
 
 @pytest.fixture()
 def audit_calls(env: Env) -> Iterator[AuditCalls]:
-    from capi_writeback.store.dynamodb import client
+    from capi_writeback.store import client
 
     hook = AuditCalls(env.tables["AUDIT_TABLE"])
     events = client().meta.events
@@ -70,7 +70,7 @@ def test_one_row_per_operation_refused_ones_included(env: Env, audit_calls: Audi
     assert refused.error_type == "INSUFFICIENT_ROLE"
     request_ids.append(refused.body["error"]["request_id"])
 
-    from capi_writeback.rails.audit import AuditRow
+    from capi_writeback.rails.audit.log import AuditRow
 
     audit = [AuditRow.from_item(item).to_dict() for item in env.audit_rows(tenant.profile_id)]
     assert sorted(r["request_id"] for r in audit) == sorted(request_ids)  # exactly one row each

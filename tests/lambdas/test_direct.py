@@ -96,3 +96,17 @@ def test_direct_lone_surrogate_is_a_validation_error(env: Env, where: str) -> No
         _invoke("confirm", {"profile_id": tenant.profile_id, "actor": actor, "idempotency_key": "k",
                             "selection": {"rows": rows}})
     assert type(caught.value).__name__ == "VALIDATION_ERROR", caught.value
+
+
+def test_the_audit_row_says_how_the_call_came_in(env: Env) -> None:
+    tenant = env.tenant()
+    _invoke("preview", {"profile_id": tenant.profile_id, "actor": tenant.user_id,
+                        "selection": {"rows": conversion_rows(1)}})
+    over_http = tenant.call("preview", {"rows": conversion_rows(1)}).body["request_id"]
+    with pytest.raises(Exception) as refused:
+        _invoke("confirm", {"profile_id": tenant.profile_id, "actor": tenant.user_id,
+                            "selection": {"rows": conversion_rows(1)}})
+    assert type(refused.value).__name__ == "IDEMPOTENCY_KEY_REQUIRED"
+    via = {(r["operation"], r["request_id"]): r["via"] for r in env.audit_rows(tenant.profile_id)}
+    assert via == {("preview", "lambda-req-1"): "step_functions", ("preview", over_http): "api",
+                   ("confirm", "lambda-req-1"): "step_functions"}

@@ -19,7 +19,7 @@ def _forget_cached_aws() -> None:
     process pointed them at other moto instances."""
     from aws_lambda_powertools.utilities import parameters
     from capi_writeback.flow import set_default_services
-    from capi_writeback.store import dynamodb as store
+    from capi_writeback import store
 
     store.reset_client()
     set_default_services(None)

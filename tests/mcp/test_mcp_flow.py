@@ -114,6 +114,8 @@ def test_audit_pages(api: LocalApi) -> None:
     second = mcp.call("get_writeback_audit", {"profile_id": profile_id, "limit": 2, "next": cursor})
     assert second.structured_content is not None
     assert len(second.structured_content["items"]) == 1 and second.structured_content["next"] is None
+    rows = first.structured_content["items"] + second.structured_content["items"]
+    assert {row["via"] for row in rows} == {"mcp"}  # SPEC §9: audit rows say the call came through MCP
     bad = mcp.call("get_writeback_audit", {"profile_id": profile_id, "next": "not-a-cursor"})
     assert refusal_of(bad)["type"] == "VALIDATION_ERROR"
 

@@ -13,8 +13,9 @@ from typing import Any
 import httpx2
 import pytest
 from capi_writeback.auth import token_hash
-from capi_writeback.rails.breaker import CircuitBreaker
-from capi_writeback.store.dynamodb import DynamoBreakerStore, DynamoDirectoryStore
+from capi_writeback.rails.breaker.circuit import CircuitBreaker
+from capi_writeback.rails.breaker.persistence.dynamodb import DynamoBreakerStore
+from capi_writeback.store.directory.dynamodb import DynamoDirectoryStore
 from capi_writeback_local.local_api import LocalApi
 from mcp_support import MODES, PIXEL_ID, Mcp, conversion_rows, http_json, refusal_of, text_of
 

@@ -10,8 +10,14 @@ from typing import Any
 
 import boto3
 import pytest
+from capi_writeback import store
+from capi_writeback.rails.audit.persistence.dynamodb import DynamoAuditStore
+from capi_writeback.rails.audit.persistence.memory import MemoryAuditStore
+from capi_writeback.rails.breaker.persistence.dynamodb import DynamoBreakerStore
+from capi_writeback.rails.breaker.persistence.memory import MemoryBreakerStore
 from capi_writeback.rails.clock import ManualClock
-from capi_writeback.store import dynamodb, memory
+from capi_writeback.rails.idempotency.persistence.dynamodb import DynamoLedgerStore
+from capi_writeback.rails.idempotency.persistence.memory import MemoryLedgerStore
 from capi_writeback_local.stack import create_tables
 from moto import mock_aws
 
@@ -31,13 +37,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     concurrency tests test our code, not moto's races.
     """
     with mock_aws():
-        dynamodb.reset_client()
+        store.reset_client()
         client = boto3.client("dynamodb", region_name=os.environ["AWS_DEFAULT_REGION"])
         tables = create_tables(client)
         for env_var, name in tables.items():
             monkeypatch.setenv(env_var, name)
         yield tables
-        dynamodb.reset_client()
+        store.reset_client()
 
 
 class CallCounter:
@@ -66,7 +72,7 @@ class CallCounter:
 def calls(aws: dict[str, str]) -> CallCounter:
     """Every DynamoDB call the shared client makes from now on."""
     counter = CallCounter()
-    dynamodb.client().meta.events.register("before-call.dynamodb.*", counter)
+    store.client().meta.events.register("before-call.dynamodb.*", counter)
     return counter
 
 
@@ -83,14 +89,14 @@ def _backends(
 
 @pytest.fixture(params=["memory", "dynamodb"])
 def ledger_store(request: pytest.FixtureRequest) -> Any:
-    return _backends(memory.MemoryLedgerStore, dynamodb.DynamoIdempotencyStore)(request)
+    return _backends(MemoryLedgerStore, DynamoLedgerStore)(request)
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
 def breaker_store(request: pytest.FixtureRequest) -> Any:
-    return _backends(memory.MemoryBreakerStore, dynamodb.DynamoBreakerStore)(request)
+    return _backends(MemoryBreakerStore, DynamoBreakerStore)(request)
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
 def audit_store(request: pytest.FixtureRequest) -> Any:
-    return _backends(memory.MemoryAuditStore, dynamodb.DynamoAuditStore)(request)
+    return _backends(MemoryAuditStore, DynamoAuditStore)(request)

@@ -8,10 +8,10 @@ import json
 from typing import Any
 
 import pytest
-from capi_writeback.rails.audit import AuditLog, AuditRow, InvalidCursor, iso_ms
+from capi_writeback.rails.audit.exceptions import AuditConflict, InvalidCursor
+from capi_writeback.rails.audit.log import AuditLog, AuditRow, iso_ms
+from capi_writeback.rails.audit.persistence.dynamodb import DynamoAuditStore
 from capi_writeback.rails.clock import ManualClock
-from capi_writeback.store import dynamodb
-from capi_writeback.store.base import AuditConflict
 
 SPEC_FIELDS = {"audit_id", "profile_id", "workspace_id", "actor", "operation", "request_id",
                "payload_hash", "event_count", "window", "idempotency_key", "pixel_id", "fbtrace_ids",
@@ -34,7 +34,7 @@ def make_row(clock: ManualClock, profile_id: str = "p1", **overrides: Any) -> Au
 
 
 def test_row_has_every_spec_field(clock: ManualClock) -> None:
-    assert {f.name for f in dataclasses.fields(AuditRow)} == SPEC_FIELDS
+    assert {f.name for f in dataclasses.fields(AuditRow)} == SPEC_FIELDS | {"via"}  # via: SPEC §9
     row = make_row(clock)
     assert row.created_at == iso_ms(clock())
     assert row.sk == f"{row.created_at}#{row.audit_id}"
@@ -136,7 +136,7 @@ def test_cursor_must_come_from_this_profile(audit_store: Any, clock: ManualClock
 
 def test_no_update_or_delete_ever_reaches_the_audit_table(aws: dict[str, str], calls: Any,
                                                           clock: ManualClock) -> None:
-    log = AuditLog(dynamodb.DynamoAuditStore())
+    log = AuditLog(DynamoAuditStore())
     for i in range(5):
         log.append(make_row(clock, request_id=f"req-{i}"))
         clock.advance(1)
@@ -158,3 +158,19 @@ def test_no_update_or_delete_ever_reaches_the_audit_table(aws: dict[str, str], c
         if op == "PutItem" and t == table:
             assert body["ConditionExpression"].startswith("attribute_not_exists(")
     assert not [name for name in dir(AuditLog) if any(w in name for w in ("update", "delete", "remove"))]
+
+
+def test_via_says_how_the_operation_came_in(audit_store: Any, clock: ManualClock) -> None:
+    log = AuditLog(audit_store)
+    assert make_row(clock).via == "api"
+    log.append(make_row(clock, request_id="by-mcp", via="mcp"))
+    [row] = log.list("p1")[0]
+    assert (row.request_id, row.via) == ("by-mcp", "mcp")
+
+
+def test_rows_written_before_via_existed_read_back_as_api(audit_store: Any, clock: ManualClock) -> None:
+    old = make_row(clock).to_item()
+    del old["via"]
+    audit_store.put_new(old)
+    [row] = AuditLog(audit_store).list("p1")[0]
+    assert row.via == "api" and row.audit_id == old["audit_id"]

@@ -9,10 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from capi_writeback.errors import CircuitOpen
-from capi_writeback.rails.breaker import CircuitBreaker
+from capi_writeback.errors import to_api_error
+from capi_writeback.rails.breaker.circuit import CircuitBreaker
+from capi_writeback.rails.breaker.exceptions import CircuitOpen
+from capi_writeback.rails.breaker.persistence.dynamodb import DynamoBreakerStore
+from capi_writeback.rails.breaker.persistence.memory import MemoryBreakerStore
 from capi_writeback.rails.clock import ManualClock
-from capi_writeback.store import dynamodb, memory
+from capi_writeback.store import client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,7 +49,8 @@ def test_error_carries_retry_after_in_body_and_header(breaker: CircuitBreaker, c
     clock.advance(0.4)
     with pytest.raises(CircuitOpen) as info:
         breaker.check("p1")
-    error = info.value
+    assert info.value.retry_after == 1800
+    error = to_api_error(info.value)
     assert error.status == 503
     assert error.retry_after == 1800  # 1799.6 rounded up: never tell a caller to come back too early
     assert error.headers["Retry-After"] == "1800"
@@ -128,18 +132,18 @@ def test_rejects_nonsense_settings(breaker_store: Any) -> None:
 
 def test_success_without_failures_creates_no_item(aws: dict[str, str], calls: Any,
                                                   clock: ManualClock) -> None:
-    breaker = CircuitBreaker(dynamodb.DynamoBreakerStore(), clock)
+    breaker = CircuitBreaker(DynamoBreakerStore(), clock)
     breaker.record_success("p1")
     breaker.check("p1")
     table = aws["BREAKER_TABLE"]
     assert calls.count("GetItem", table) == 1
-    assert dynamodb.client().get_item(TableName=table, Key={"profile_id": {"S": "p1"}}).get("Item") is None
+    assert client().get_item(TableName=table, Key={"profile_id": {"S": "p1"}}).get("Item") is None
 
 
 def test_breaker_item_has_a_ttl_past_the_window(aws: dict[str, str], clock: ManualClock) -> None:
-    breaker = CircuitBreaker(dynamodb.DynamoBreakerStore(), clock)
+    breaker = CircuitBreaker(DynamoBreakerStore(), clock)
     breaker.record_failure("p1")
-    item = dynamodb.client().get_item(TableName=aws["BREAKER_TABLE"], Key={"profile_id": {"S": "p1"}})["Item"]
+    item = client().get_item(TableName=aws["BREAKER_TABLE"], Key={"profile_id": {"S": "p1"}})["Item"]
     assert int(item["ttl"]["N"]) > clock() + 1800
     assert int(item["ttl"]["N"]) <= clock() + 1802
 
@@ -151,7 +155,7 @@ def test_matches_a_plain_model_of_the_rule(steps: list[Any]) -> None:
     """Any sequence of failures, successes, resets and waits: open exactly when >= 3 failures are
     younger than 30 minutes; retry_after exactly when enough of them age out."""
     clock = ManualClock(1_780_000_000.0)
-    breaker = CircuitBreaker(memory.MemoryBreakerStore(), clock)
+    breaker = CircuitBreaker(MemoryBreakerStore(), clock)
     model: list[float] = []
     for step in steps:
         if step == "fail":

@@ -9,10 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from capi_writeback.errors import ConfirmInProgress, IdempotencyKeyReused
+from capi_writeback.errors import to_api_error
 from capi_writeback.rails.clock import ManualClock
-from capi_writeback.rails.idempotency import Claim, ConfirmLedger, LeaseLost, record_id
-from capi_writeback.store import dynamodb
+from capi_writeback.rails.idempotency.exceptions import InProgress, KeyReused, LeaseLost
+from capi_writeback.rails.idempotency.ledger import Claim, ConfirmLedger, record_id
+from capi_writeback.rails.idempotency.persistence.dynamodb import DynamoLedgerStore
+from capi_writeback.store import client
 
 H1 = "sha256:" + "1" * 64
 H2 = "sha256:" + "2" * 64
@@ -72,20 +74,20 @@ def test_succeeded_confirm_replays_its_result(ledger: ConfirmLedger) -> None:
 
 def test_same_key_different_payload_is_refused_while_running_and_after(ledger: ConfirmLedger) -> None:
     claim = ledger.claim("p1", "key-1", H1, 1)
-    with pytest.raises(IdempotencyKeyReused):
+    with pytest.raises(KeyReused):
         ledger.claim("p1", "key-1", H2, 1)
     ledger.finish(claim, "succeeded", {"status": "succeeded"})
-    with pytest.raises(IdempotencyKeyReused) as info:
+    with pytest.raises(KeyReused) as info:
         ledger.claim("p1", "key-1", H2, 1)
-    assert info.value.status == 409
+    assert to_api_error(info.value).status == 409
 
 
 def test_same_key_while_running_is_in_progress(ledger: ConfirmLedger, clock: ManualClock) -> None:
     ledger.claim("p1", "key-1", H1, 2)
     clock.advance(899)
-    with pytest.raises(ConfirmInProgress) as info:
+    with pytest.raises(InProgress) as info:
         ledger.claim("p1", "key-1", H1, 2)
-    assert info.value.type == "CONFIRM_IN_PROGRESS"
+    assert to_api_error(info.value).type == "CONFIRM_IN_PROGRESS"
     assert info.value.details["lease_expires_in"] == 1
 
 
@@ -121,7 +123,7 @@ def test_crashed_attempt_is_taken_over_after_its_lease(ledger: ConfirmLedger, cl
     clock.advance(899)
     ledger.record_batch(crashed, 0, summary(0))  # renews the lease: still in progress 899 s later
     clock.advance(899)
-    with pytest.raises(ConfirmInProgress):
+    with pytest.raises(InProgress):
         ledger.claim("p1", "key-1", H1, 3)
     clock.advance(2)  # 901 s since the last renewal: the lease is over
 
@@ -134,7 +136,7 @@ def test_crashed_attempt_is_taken_over_after_its_lease(ledger: ConfirmLedger, cl
     assert ledger.record_batch(crashed, 2, summary(2)) is False
     with pytest.raises(LeaseLost) as info:
         ledger.finish(crashed, "succeeded", {"status": "succeeded", "who": "crashed"})
-    assert info.value.type == "CONFIRM_IN_PROGRESS"
+    assert to_api_error(info.value).type == "CONFIRM_IN_PROGRESS"
     ledger.finish(taker, "succeeded", {"status": "succeeded", "who": "taker"})
     assert ledger.claim("p1", "key-1", H1, 3).result == {"status": "succeeded", "who": "taker"}
 
@@ -174,7 +176,7 @@ def test_twenty_threads_claiming_one_key_get_exactly_one_new(ledger: ConfirmLedg
         barrier.wait()
         try:
             return ledger.claim("p1", "same-key", H1, 5).kind
-        except ConfirmInProgress:
+        except InProgress:
             return "in_progress"
 
     with ThreadPoolExecutor(max_workers=20) as pool:
@@ -193,13 +195,13 @@ def test_concurrent_batch_records_all_land(ledger: ConfirmLedger) -> None:
 
 def test_dynamodb_layout_and_writes_are_conditional(aws: dict[str, str], calls: Any,
                                                     clock: ManualClock) -> None:
-    ledger = ConfirmLedger(dynamodb.DynamoIdempotencyStore(), clock)
+    ledger = ConfirmLedger(DynamoLedgerStore(), clock)
     claim: Claim = ledger.claim("p1", "key-1", H1, 2)
     ledger.record_batch(claim, 0, summary(0))
     ledger.finish(claim, "succeeded", {"status": "succeeded"})
     ledger.claim("p1", "key-1", H1, 2)
 
-    item = dynamodb.client().get_item(TableName=os.environ["IDEMPOTENCY_TABLE"],
+    item = client().get_item(TableName=os.environ["IDEMPOTENCY_TABLE"],
                                       Key={"id": {"S": claim.record_id}})["Item"]
     assert item["status"]["S"] == "COMPLETED"
     assert item["validation"]["S"] == H1
@@ -211,12 +213,12 @@ def test_dynamodb_layout_and_writes_are_conditional(aws: dict[str, str], calls: 
 
 
 def test_oversized_result_is_refused_before_writing(aws: dict[str, str], clock: ManualClock) -> None:
-    ledger = ConfirmLedger(dynamodb.DynamoIdempotencyStore(), clock)
+    ledger = ConfirmLedger(DynamoLedgerStore(), clock)
     claim = ledger.claim("p1", "key-1", H1, 1)
     noise = os.urandom(400_000).hex()
     with pytest.raises(ValueError, match="too large"):
         ledger.finish(claim, "succeeded", {"noise": noise})
-    with pytest.raises(ConfirmInProgress):  # still held by the attempt: nothing half-written
+    with pytest.raises(InProgress):  # still held by the attempt: nothing half-written
         ledger.claim("p1", "key-1", H1, 1)
 
 
@@ -230,7 +232,7 @@ def test_twenty_threads_retrying_a_failed_key_get_exactly_one_resume(ledger: Con
         barrier.wait()
         try:
             claim = ledger.claim("p1", "same-key", H1, 2)
-        except ConfirmInProgress:
+        except InProgress:
             return "in_progress"
         assert claim.done_batches == {0: summary(0)}
         return claim.kind
@@ -244,7 +246,7 @@ def test_twenty_threads_retrying_a_failed_key_get_exactly_one_resume(ledger: Con
 def test_dynamodb_calls_per_confirm(aws: dict[str, str], calls: Any, clock: ManualClock) -> None:
     """What a confirm costs in DynamoDB requests: 1 to claim, 2 per accepted batch, 1 to finish;
     a resume reads all batch progress in one BatchGetItem per 100 batches; a replay is 1 request."""
-    ledger = ConfirmLedger(dynamodb.DynamoIdempotencyStore(), clock)
+    ledger = ConfirmLedger(DynamoLedgerStore(), clock)
     table = aws["IDEMPOTENCY_TABLE"]
     claim = ledger.claim("p1", "key-1", H1, 150)
     assert calls.for_table(table) == ["PutItem"]
@@ -262,3 +264,42 @@ def test_dynamodb_calls_per_confirm(aws: dict[str, str], calls: Any, clock: Manu
     calls.calls.clear()
     assert ledger.claim("p1", "key-1", H1, 150).kind == "replay"
     assert calls.for_table(table) == ["PutItem"]
+
+
+def test_the_lease_follows_the_invocations_deadline(ledger: ConfirmLedger, clock: ManualClock) -> None:
+    """Like Powertools' in-progress expiry: an attempt that must end in 300 s holds the key that long."""
+    claim = ledger.claim("p1", "key-1", H1, 2, deadline=clock() + 300)
+    assert claim.lease_expires_at == clock() + 300
+    clock.advance(299)
+    with pytest.raises(InProgress) as info:
+        ledger.claim("p1", "key-1", H1, 2)
+    assert info.value.details["lease_expires_in"] == 1
+    clock.advance(2)  # the invocation is over: its claim can be taken over at once
+    assert ledger.claim("p1", "key-1", H1, 2).kind == "resume"
+
+
+def test_the_lease_never_ends_sooner_than_its_floor(ledger_store: Any, clock: ManualClock) -> None:
+    ledger = ConfirmLedger(ledger_store, clock, lease_seconds=900, lease_floor=120)
+    claim = ledger.claim("p1", "key-1", H1, 3, deadline=clock() + 5)  # almost out of time
+    assert claim.lease_expires_at == clock() + 120
+    clock.advance(100)  # past the deadline (a local run is not stopped at it): renewals keep the floor
+    assert ledger.record_batch(claim, 0, summary(0)) is True
+    assert claim.lease_expires_at == clock() + 120
+    clock.advance(119)
+    with pytest.raises(InProgress):
+        ledger.claim("p1", "key-1", H1, 3)
+
+
+def test_a_renewal_keeps_the_lease_until_the_deadline(ledger: ConfirmLedger, clock: ManualClock) -> None:
+    claim = ledger.claim("p1", "key-1", H1, 3, deadline=clock() + 600)
+    clock.advance(60)
+    assert ledger.record_batch(claim, 0, summary(0)) is True
+    assert claim.lease_expires_at == clock() + 540  # the deadline, not now + lease_seconds
+    clock.advance(539)
+    with pytest.raises(InProgress):
+        ledger.claim("p1", "key-1", H1, 3)
+
+
+def test_without_a_deadline_the_lease_is_lease_seconds(ledger: ConfirmLedger, clock: ManualClock) -> None:
+    claim = ledger.claim("p1", "key-1", H1, 1)  # local tools, direct calls without a Lambda context
+    assert claim.lease_expires_at == clock() + 900

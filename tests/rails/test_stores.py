@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 from capi_writeback.rails.clock import ManualClock
-from capi_writeback.store import dynamodb, memory
+from capi_writeback.store.conversions.dynamodb import DynamoConversionStore
+from capi_writeback.store.conversions.memory import MemoryConversionStore
+from capi_writeback.store.directory.dynamodb import DynamoDirectoryStore
+from capi_writeback.store.directory.memory import MemoryDirectoryStore
 
 T0 = 1_780_000_000
 
@@ -25,17 +28,17 @@ def row(cid: str, at: float, outcome: str | None = "payment_received", **extra: 
 @pytest.fixture(params=["memory", "dynamodb"])
 def conversions(request: pytest.FixtureRequest, clock: ManualClock) -> Any:
     if request.param == "memory":
-        return memory.MemoryConversionStore(clock=clock)
+        return MemoryConversionStore(clock=clock)
     request.getfixturevalue("aws")
-    return dynamodb.DynamoConversionStore(clock=clock, page_size=7)
+    return DynamoConversionStore(clock=clock, page_size=7)
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
 def directory(request: pytest.FixtureRequest, clock: ManualClock) -> Any:
     if request.param == "memory":
-        return memory.MemoryDirectoryStore(clock=clock)
+        return MemoryDirectoryStore(clock=clock)
     request.getfixturevalue("aws")
-    return dynamodb.DynamoDirectoryStore(clock=clock)
+    return DynamoDirectoryStore(clock=clock)
 
 
 def test_rows_round_trip_in_time_order(conversions: Any) -> None:
@@ -103,7 +106,7 @@ def test_rows_not_ready_for_storage_are_refused(conversions: Any, bad: dict[str,
 
 def test_dynamodb_reads_windows_with_a_query_on_the_index(aws: dict[str, str], calls: Any,
                                                           clock: ManualClock) -> None:
-    store = dynamodb.DynamoConversionStore(clock=clock, page_size=10)
+    store = DynamoConversionStore(clock=clock, page_size=10)
     store.put_rows("p1", [row(f"c{i}", T0 + i) for i in range(60)])
     assert calls.count("BatchWriteItem", aws["CONVERSIONS_TABLE"]) == 3  # 25 per request
     assert len(store.query("p1", T0, T0 + 100)) == 60
@@ -147,7 +150,11 @@ def test_directory_never_stores_a_raw_token(directory: Any) -> None:
 
 
 def test_importing_the_stores_and_rails_does_not_import_boto3() -> None:
-    code = ("import sys, capi_writeback.store.dynamodb, capi_writeback.rails.idempotency, "
-            "capi_writeback.rails.breaker, capi_writeback.rails.audit; print('boto3' in sys.modules)")
+    rails = ("idempotency", "breaker", "audit")
+    modules = ["capi_writeback.store.directory.dynamodb", "capi_writeback.store.conversions.dynamodb",
+               *(f"capi_writeback.rails.{rail}.persistence.dynamodb" for rail in rails),
+               "capi_writeback.rails.idempotency.ledger", "capi_writeback.rails.breaker.circuit",
+               "capi_writeback.rails.audit.log"]
+    code = f"import sys, {', '.join(modules)}; print('boto3' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

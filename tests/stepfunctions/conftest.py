@@ -110,11 +110,11 @@ class World:
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     from aws_lambda_powertools.utilities import parameters
+    from capi_writeback import store
     from capi_writeback.flow import Services, set_default_services
     from capi_writeback.meta.client import MetaClient
     from capi_writeback.meta.config import MetaClientConfig
     from capi_writeback.meta.credentials import SecretsManagerCredentials
-    from capi_writeback.store import dynamodb as store
     from capi_writeback_local.meta_emulator import MetaEmulator
     from capi_writeback_local.stack import create_tables
     from capi_writeback_local.workflow import InProcessLambdas, definition

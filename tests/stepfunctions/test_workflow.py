@@ -23,10 +23,9 @@ def _entered(world: World, execution_arn: str) -> list[str]:
 
 def _store(seed: Any, count: int) -> None:
     """Store conversions the way the API does (hashed at ingest), for a stored selection."""
-    from capi_writeback.api.models import StoreConversionsRequest
     from capi_writeback.auth import Principal
-    from capi_writeback.flow import Call
-    from capi_writeback.flow.admin import store_conversions
+    from capi_writeback.contracts import StoreConversionsRequest
+    from capi_writeback.flow import Call, store_conversions
 
     principal = Principal(workspace_id=seed.workspace_id, user_id=seed.user_id,
                           scopes=frozenset({"mcp:write"}))
@@ -163,8 +162,8 @@ def test_min_events_holds_back_a_small_push(world: World) -> None:
 
 
 def test_open_breaker_fails_with_circuit_open_and_retry_after(world: World) -> None:
-    from capi_writeback.rails.breaker import CircuitBreaker
-    from capi_writeback.store.dynamodb import DynamoBreakerStore
+    from capi_writeback.rails.breaker.circuit import CircuitBreaker
+    from capi_writeback.rails.breaker.persistence.dynamodb import DynamoBreakerStore
 
     seed = world.tenant()
     breaker = CircuitBreaker(DynamoBreakerStore())

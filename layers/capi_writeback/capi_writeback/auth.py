@@ -13,16 +13,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from capi_writeback.errors import (
+from capi_writeback.exceptions import (
+    ConnectionInactive,
     InsufficientRole,
-    MetaConnectionInactive,
     MissingScope,
     ProfileNotFound,
     Unauthenticated,
     WritebackDisabled,
 )
+
+if TYPE_CHECKING:  # the authorizer's cold start loads no store module
+    from capi_writeback.store.directory.base import DirectoryReader as Directory
 
 WRITE_SCOPE = "mcp:write"
 READ_SCOPE = "mcp:read"
@@ -81,18 +84,6 @@ class Principal:
             "user_id": self.user_id,
             "scopes": " ".join(sorted(self.scopes or ())),
         }
-
-
-class Directory(Protocol):
-    """The reads the checks need (implemented over the workspaces/tokens/profiles tables)."""
-
-    def get_token(self, token_hash: str) -> Mapping[str, Any] | None: ...
-
-    def get_workspace_settings(self, workspace_id: str) -> Mapping[str, Any] | None: ...
-
-    def get_member_role(self, workspace_id: str, user_id: str) -> str | None: ...
-
-    def get_profile(self, profile_id: str) -> Mapping[str, Any] | None: ...
 
 
 def principal_for_token(directory: Directory, token: str | None, now: float) -> Principal | None:
@@ -190,7 +181,7 @@ def check_access(
         conn = profile.get("connection")
         if not isinstance(conn, Mapping) or conn.get("status") != "active" or not conn.get("pixel_id") \
                 or not conn.get("secret_id"):  # no secret, no token: nothing can be sent
-            raise MetaConnectionInactive()
+            raise ConnectionInactive()
     return Access(principal=principal, profile=profile, workspace_id=workspace_id, role=role)
 
 

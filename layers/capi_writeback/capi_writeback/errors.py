@@ -1,14 +1,24 @@
-"""The API's typed errors (SPEC §3.3), in one place.
+"""The SPEC §3.3 errors in one place: the table of types, the error body, and the one mapping from
+domain exceptions to them.
 
-Every refusal the service gives is an `ApiError` subclass whose class attribute `type` is the SPEC
-error type. Its HTTP status and default `message`/`fix` come from `ERRORS`, so a handler, a Step
-Functions task and the audit trail all describe a refusal the same way.
+The flow, `auth` and the rails raise domain exceptions that carry no HTTP status
+(`capi_writeback.exceptions`, `rails/<rail>/exceptions.py`; Meta's own in `meta/errors.py`). A
+boundary (the HTTP API, the direct Step Functions invocation, the MCP server) turns any exception
+into the error it answers with through `to_api_error`: the type comes from `SPEC_TYPES` (walking
+the exception's MRO), the status and the default message and fix from `ERRORS`; a message, fix or
+details the raiser specialised are kept; anything unknown is INTERNAL and nothing of it is shown.
+The audit trail names a refusal with the same type and message (`audit_error`).
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
+
+from capi_writeback import exceptions as ex
+from capi_writeback.rails.breaker.exceptions import CircuitOpen
+from capi_writeback.rails.idempotency.exceptions import InProgress, KeyReused
 
 
 @dataclass(frozen=True)
@@ -85,29 +95,31 @@ ERRORS: dict[str, ErrorSpec] = {
 }
 
 
-class ApiError(Exception):
-    """A typed refusal. Subclasses set `type`; `message`, `fix` and `details` may be specialised."""
+@dataclass(frozen=True)
+class ApiError:
+    """A refusal as every boundary shows it: SPEC type, message, fix, optional details, and
+    `retry_after` seconds for CIRCUIT_OPEN (the body field and the Retry-After header)."""
 
-    type: ClassVar[str] = "INTERNAL"
+    type: str
+    message: str
+    fix: str
+    details: Any = None
+    retry_after: int | None = None
 
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        fix: str | None = None,
-        details: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        spec = ERRORS[self.type]
-        self.message = message or spec.message
-        self.fix = fix or spec.fix
-        self.details = details
-        self.headers = headers or {}
-        super().__init__(self.message)
+    @classmethod
+    def of(cls, type: str, message: str | None = None, *, fix: str | None = None, details: Any = None,
+           retry_after: int | None = None) -> ApiError:
+        """The error of SPEC type `type`, with its default message and fix unless given."""
+        spec = ERRORS[type]
+        return cls(type, message or spec.message, fix or spec.fix, details, retry_after)
 
     @property
     def status(self) -> int:
         return ERRORS[self.type].status
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
 
     def body(self, request_id: str | None) -> dict[str, Any]:
         """The SPEC §3.3 error body."""
@@ -119,92 +131,72 @@ class ApiError(Exception):
         }
         if self.details is not None:
             error["details"] = self.details
+        if self.retry_after is not None:
+            error["retry_after"] = self.retry_after
         return {"error": error}
 
 
-class Unauthenticated(ApiError):
-    type = "UNAUTHENTICATED"
+# Domain exception -> SPEC type. The most specific class listed in an exception's MRO wins.
+SPEC_TYPES: dict[type[BaseException], str] = {
+    ex.Unauthenticated: "UNAUTHENTICATED",
+    ex.MissingScope: "MISSING_SCOPE",
+    ex.ProfileNotFound: "PROFILE_NOT_FOUND",
+    ex.WritebackDisabled: "WRITEBACK_DISABLED",
+    ex.InsufficientRole: "INSUFFICIENT_ROLE",
+    ex.ConnectionInactive: "META_CONNECTION_INACTIVE",
+    ex.InvalidRequest: "VALIDATION_ERROR",
+    ex.TestEventCodeRequired: "TEST_EVENT_CODE_REQUIRED",
+    ex.IdempotencyKeyRequired: "IDEMPOTENCY_KEY_REQUIRED",
+    ex.PayloadChanged: "PAYLOAD_CHANGED",
+    ex.SendRejected: "META_REJECTED",
+    ex.SendUnavailable: "META_UNAVAILABLE",
+    KeyReused: "IDEMPOTENCY_KEY_REUSED",
+    InProgress: "CONFIRM_IN_PROGRESS",
+    CircuitOpen: "CIRCUIT_OPEN",
+}
 
 
-class MissingScope(ApiError):
-    type = "MISSING_SCOPE"
+def spec_type(exc: BaseException) -> str:
+    """The SPEC type of an exception: its most specific class in SPEC_TYPES, a Meta client error by
+    `meta.errors.is_outage`, else INTERNAL."""
+    for cls in type(exc).__mro__:
+        found = SPEC_TYPES.get(cls)
+        if found is not None:
+            return found
+    meta = _meta_errors()
+    if meta is not None and isinstance(exc, meta.MetaError):
+        return "META_UNAVAILABLE" if meta.is_outage(exc) else "META_REJECTED"
+    return "INTERNAL"
 
 
-class WritebackDisabled(ApiError):
-    type = "WRITEBACK_DISABLED"
+def _meta_errors() -> Any:
+    """`capi_writeback.meta.errors` if it is loaded. A Meta error can only exist once it is, and
+    importing it here would load the Meta client (urllib3) into every function's cold start."""
+    return sys.modules.get("capi_writeback.meta.errors")
 
 
-class InsufficientRole(ApiError):
-    type = "INSUFFICIENT_ROLE"
+def to_api_error(exc: BaseException) -> ApiError:
+    """Any exception as the error a boundary answers with (INTERNAL shows nothing of `exc`)."""
+    kind = spec_type(exc)
+    if kind == "INTERNAL":
+        return ApiError.of(kind)
+    meta = _meta_errors()
+    if meta is not None and isinstance(exc, meta.MetaError):  # the client's own, not wrapped by the flow
+        return ApiError.of(kind, fix=exc.fix, details=meta.caller_details(exc))
+    retry_after = exc.retry_after if isinstance(exc, CircuitOpen) else None
+    return ApiError.of(kind, getattr(exc, "message", None), fix=getattr(exc, "fix", None),
+                       details=getattr(exc, "details", None), retry_after=retry_after)
 
 
-class MetaConnectionInactive(ApiError):
-    type = "META_CONNECTION_INACTIVE"
-
-
-class ProfileNotFound(ApiError):
-    type = "PROFILE_NOT_FOUND"
-
-
-class ValidationFailed(ApiError):
-    type = "VALIDATION_ERROR"
-
-
-class TestEventCodeRequired(ApiError):
-    type = "TEST_EVENT_CODE_REQUIRED"
-
-
-class IdempotencyKeyRequired(ApiError):
-    type = "IDEMPOTENCY_KEY_REQUIRED"
-
-
-class IdempotencyKeyReused(ApiError):
-    type = "IDEMPOTENCY_KEY_REUSED"
-
-
-class ConfirmInProgress(ApiError):
-    type = "CONFIRM_IN_PROGRESS"
-
-
-class PayloadChanged(ApiError):
-    type = "PAYLOAD_CHANGED"
-
-
-class MetaRejected(ApiError):
-    type = "META_REJECTED"
-
-
-class MetaUnavailable(ApiError):
-    type = "META_UNAVAILABLE"
-
-
-class NotFound(ApiError):
-    type = "NOT_FOUND"
-
-
-class Internal(ApiError):
-    type = "INTERNAL"
-
-
-class CircuitOpen(ApiError):
-    """Breaker open: carries `retry_after` seconds (body field and Retry-After header)."""
-
-    type = "CIRCUIT_OPEN"
-
-    def __init__(self, retry_after: int, **kwargs: Any) -> None:
-        self.retry_after = max(1, int(retry_after))
-        kwargs.setdefault("headers", {"Retry-After": str(self.retry_after)})
-        super().__init__(**kwargs)
-
-    def body(self, request_id: str | None) -> dict[str, Any]:
-        body = super().body(request_id)
-        body["error"]["retry_after"] = self.retry_after
-        return body
-
-
-def error_for(type_name: str) -> type[ApiError]:
-    """The ApiError subclass for a SPEC error type (for code that only knows the name)."""
-    for cls in ApiError.__subclasses__():
-        if cls.type == type_name:
-            return cls
-    raise KeyError(type_name)
+def audit_error(exc: BaseException) -> dict[str, Any] | None:
+    """The `error` of an audit row for a refusal: SPEC type and message, plus Meta's code, subcode
+    and fbtrace_id when the details hold them; None when `exc` is no refusal (an internal error)."""
+    kind = spec_type(exc)
+    if kind == "INTERNAL":
+        return None
+    error = to_api_error(exc)
+    described: dict[str, Any] = {"type": kind, "message": error.message}
+    if isinstance(error.details, dict):
+        described.update({k: error.details[k] for k in ("code", "subcode", "fbtrace_id")
+                          if k in error.details})
+    return described

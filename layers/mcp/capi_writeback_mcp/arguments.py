@@ -69,7 +69,8 @@ class InvalidArguments(Exception):
     """Arguments that do not fit; `profile_id` is set when it was valid (the refusal is then audited
     on that profile, as a malformed HTTP step is)."""
 
-    def __init__(self, error: Exception, *, mode: str | None = None, profile_id: str | None = None) -> None:
+    def __init__(self, error: layer.InvalidRequest, *, mode: str | None = None,
+                 profile_id: str | None = None) -> None:
         super().__init__(str(error))
         self.error = error
         self.mode = mode
@@ -91,8 +92,8 @@ def _is_name(key: str) -> bool:
     return key.isidentifier() and len(key) <= 64
 
 
-def _invalid(details: list[dict[str, Any]]) -> Exception:
-    return layer.ValidationFailed(details=details)
+def _invalid(details: list[dict[str, Any]]) -> layer.InvalidRequest:
+    return layer.InvalidRequest(details=details)
 
 
 def parse_send(arguments: Mapping[str, Any]) -> SendArguments:

@@ -86,9 +86,8 @@ def send_meta_conversions(ctx: Context) -> CallToolResult:
             parsed = arguments.parse_send(raw_arguments(ctx))
         except arguments.InvalidArguments as invalid:
             if invalid.profile_id is not None and invalid.mode is not None:
-                error = layer.to_api_error(invalid.error)
                 layer.record_refusal(layer.new_call(caller.principal, invalid.profile_id, caller.request_id),
-                                     invalid.mode, error)
+                                     invalid.mode, invalid.error)
             raise invalid.error from None
         step, response_model, render = _STEPS[parsed.mode]
         call = layer.new_call(caller.principal, parsed.profile_id, caller.request_id)

@@ -113,7 +113,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         return response
     except Exception as exc:
         layer.obs.logger.exception("mcp invocation failed", extra={"error_class": type(exc).__name__})
-        body = layer.Internal().body(request_id)
+        body = layer.internal_error().body(request_id)
         return {"statusCode": 500, "headers": {"Content-Type": "application/json"},
                 "body": json.dumps(body), "isBase64Encoded": False}
     finally:

@@ -1,1 +1,1 @@
-"""The HTTP API: pydantic models (the single source of the OpenAPI document), error shaping, routes."""
+"""The HTTP API: routes, error shaping at the boundary, the OpenAPI document (models: `contracts`)."""

@@ -1,166 +1,165 @@
-"""Resolver factory and Lambda entry point shared by every HTTP function.
+"""The Lambda entry point shared by every HTTP function, and its error boundary.
 
-`make_handler(register_x, ..., direct=flow_fn)` gives a `lambda_handler(event, context)` that
-- answers API Gateway proxy events through a Powertools resolver with only the given routes;
-- with `direct`, also accepts a direct invocation (Step Functions: no `requestContext`/`httpMethod`):
-  `{"profile_id", "actor", "selection": {...}, "idempotency_key"?, "test_event_code"?, "preview_id"?,
-  "pixel_id"?}` → the same response dict, or an exception whose class name is the SPEC error type;
-- shapes every failure as a SPEC §3.3 error body (INTERNAL only for the unexpected, never a trace);
+`make_handler(router, ..., direct=Direct(...))` gives a `lambda_handler(event, context)` that
+- answers API Gateway proxy events through a Powertools resolver including only the given
+  operations' routers;
+- with `direct`, also answers a direct invocation (Step Functions: no `requestContext`/`httpMethod`),
+  see `api.direct`;
+- turns every exception into a SPEC §3.3 error body (`errors.to_api_error`: INTERNAL only for the
+  unexpected, never a trace), and audits a malformed request of an audited operation like any
+  other refusal;
 - sets the API Gateway request id as the log correlation id and flushes metrics once.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import ValidationException
-from pydantic import BaseModel, ValidationError
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from capi_writeback import flow
 from capi_writeback import observability as obs
-from capi_writeback.api.errors import as_api_error, direct_error, validation_error
-from capi_writeback.auth import Principal
-from capi_writeback.errors import ApiError, Internal, NotFound, ValidationFailed
-from capi_writeback.flow import Call
+from capi_writeback.api import direct as direct_invocation
+from capi_writeback.api.errors import validation_error
+from capi_writeback.api.request import as_json_request, is_http, json_body, request_id_of
+from capi_writeback.api.routes.operation import OperationRouter
+from capi_writeback.errors import ApiError, to_api_error
+from capi_writeback.exceptions import InvalidRequest, Unauthenticated
 
-Register = Callable[[APIGatewayRestResolver], None]
 LambdaHandler = Callable[[Any, Any], dict[str, Any]]
+Extra = Callable[[APIGatewayRestResolver], None]
 
 
-def json_body(text: str) -> Any:
-    """The request body as JSON; anything unparsable is a JSONDecodeError (a VALIDATION_ERROR)."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        raise
-    except ValueError:  # e.g. an integer of more than 4,300 digits (Python's int parsing limit)
-        raise json.JSONDecodeError("number too long", text, 0) from None
-    if _SURROGATE_ESCAPE.search(text) and not is_unicode(value):
-        raise json.JSONDecodeError("lone surrogate escape (\\ud800-\\udfff): not Unicode text", text, 0)
-    return value
+class Resolver(APIGatewayRestResolver):
+    """Powertools' REST resolver, keeping the request it resolves on itself.
+
+    Powertools stores the current event and Lambda context on a class attribute shared by every
+    resolver of the process (`BaseRouter.current_event`): fine in Lambda (one request per process at
+    a time), but two requests served at once (the local server, threads in tests) would read each
+    other's caller. Each thread has its own resolver (`make_handler`), so keeping them per instance
+    makes concurrent requests independent.
+    """
+
+    @property  # type: ignore[override]
+    def current_event(self) -> BaseProxyEvent:
+        try:
+            event: BaseProxyEvent = self.__dict__["_event"]
+        except KeyError:
+            raise AttributeError("no request is being resolved") from None
+        return event
+
+    @current_event.setter
+    def current_event(self, event: BaseProxyEvent) -> None:
+        self.__dict__["_event"] = event
+
+    @property  # type: ignore[override]
+    def lambda_context(self) -> Any:
+        return self.__dict__.get("_lambda_context")
+
+    @lambda_context.setter
+    def lambda_context(self, context: Any) -> None:
+        self.__dict__["_lambda_context"] = context
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        # super() sets the same onto BaseRouter (the class): every read in here comes to this instance.
+        self.current_event = self._to_proxy_event(dict(event))
+        self.lambda_context = context
+        return super().resolve(event, context)
 
 
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def is_unicode(value: Any) -> bool:
-    """False when a string in `value` holds a lone UTF-16 surrogate ("\\ud800" is valid JSON but
-    no text: it cannot be hashed, stored in DynamoDB or sent to Meta)."""
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def build_resolver(*registrations: Register) -> APIGatewayRestResolver:
-    """A resolver with the given routes and the SPEC error shaping."""
-    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=json_body)
-    for register in registrations:
-        register(app)
-
-    def request_id() -> str | None:
-        context = app.current_event.raw_event.get("requestContext") or {}
-        value = context.get("requestId")
-        return str(value) if value else None
+def build_resolver(routers: tuple[OperationRouter, ...], *extras: Extra) -> APIGatewayRestResolver:
+    """A resolver serving the routers' routes (and `extras`, e.g. the docs), with the SPEC errors."""
+    app = Resolver(enable_validation=True, json_body_deserializer=json_body)
+    for router in routers:
+        app.include_router(router)
+    for extra in extras:
+        extra(app)
+    operation_of = {handler: router for router in routers for handler in router.handlers}
 
     def respond(error: ApiError) -> Response[str]:
-        headers = dict(error.headers)
+        request_id = request_id_of(app.current_event.raw_event)
         return Response(status_code=error.status, content_type="application/json",
-                        body=json.dumps(error.body(request_id())), headers=headers)
-
-    def _api_error(exc: ApiError) -> Response[str]:
-        obs.logger.info("request refused", extra={"error_type": exc.type, "status": exc.status})
-        return respond(exc)
+                        body=json.dumps(error.body(request_id)), headers=error.headers)
 
     def _validation(exc: ValidationException) -> Response[str]:
-        error = validation_error(exc.errors())
-        _audit_malformed_step(app.current_event.raw_event, error)
-        obs.logger.info("request invalid", extra={"error_type": error.type,
-                                                  "fields": [d["field"] for d in error.details]})
-        return respond(error)
+        invalid = validation_error(exc.errors())
+        # Powertools keeps the matched route in its context from matching on (its validation reads it).
+        handler = getattr(app.context.get("_route"), "func", None)
+        router = operation_of.get(handler) if handler is not None else None
+        if router is not None and router.audited:
+            _audit_refused(router, app, invalid)
+        obs.logger.info("request invalid", extra={"error_type": "VALIDATION_ERROR",
+                                                  "fields": [d["field"] for d in invalid.details]})
+        return respond(to_api_error(invalid))
 
     def _not_found(exc: NotFoundError) -> Response[str]:
-        return respond(NotFound())
+        return respond(ApiError.of("NOT_FOUND"))
 
-    def _unexpected(exc: Exception) -> Response[str]:
-        obs.logger.exception("unexpected error", extra={"error_class": type(exc).__name__})
-        return respond(Internal())
+    def _refused(exc: Exception) -> Response[str]:
+        error = to_api_error(exc)
+        if error.type == "INTERNAL":
+            obs.logger.exception("unexpected error", extra={"error_class": type(exc).__name__})
+        else:
+            obs.logger.info("request refused", extra={"error_type": error.type, "status": error.status})
+        return respond(error)
 
-    app.exception_handler(ApiError)(_api_error)
     app.exception_handler(ValidationException)(_validation)
     app.exception_handler(NotFoundError)(_not_found)
-    app.exception_handler(Exception)(_unexpected)
+    app.exception_handler(Exception)(_refused)
     return app
 
 
-STEP_SUFFIXES = {"/writeback/preview": "preview", "/writeback/dry-run": "dry_run",
-                 "/writeback/confirm": "confirm"}
-
-
-def _audit_malformed_step(event: Mapping[str, Any], error: ApiError) -> None:
-    """A malformed preview/dry-run/confirm is a refused operation: audit it like any other."""
-    path = str(event.get("path") or "")
-    operation = next((op for suffix, op in STEP_SUFFIXES.items() if path.endswith(suffix)), None)
-    profile_id = (event.get("pathParameters") or {}).get("profile_id")
-    context = event.get("requestContext") or {}
-    if operation is None or not profile_id:
+def _audit_refused(router: OperationRouter, app: APIGatewayRestResolver, error: InvalidRequest) -> None:
+    """A malformed request of an audited operation is a refused operation: audit it like any other
+    (when the caller is known and the profile is theirs: `flow.record_refusal`)."""
+    profile_id = (app.current_event.raw_event.get("pathParameters") or {}).get("profile_id")
+    if not profile_id:
         return
     try:
-        principal = Principal.from_authorizer(context.get("authorizer"))
-    except ApiError:
+        call = router.call(str(profile_id))
+    except Unauthenticated:
         return
-    flow.record_refusal(flow.default_services(),
-                        Call(principal=principal, profile_id=str(profile_id),
-                             request_id=context.get("requestId")), operation, error)
+    flow.record_refusal(flow.default_services(), call, router.operation, error)
 
 
-def _request_id_of(event: Mapping[str, Any]) -> str | None:
-    context = event.get("requestContext")
-    if isinstance(context, Mapping) and context.get("requestId"):
-        return str(context["requestId"])
-    return None
-
-
-def _is_http(event: Any) -> bool:
-    return isinstance(event, Mapping) and ("requestContext" in event or "httpMethod" in event)
-
-
-def make_handler(*registrations: Register,
-                 direct: tuple[type[BaseModel], Callable[[Call, Any], dict[str, Any]],
-                               type[BaseModel]] | None = None) -> LambdaHandler:
-    """The function's `lambda_handler`. `direct` = (request model, flow function, response model).
+def make_handler(*routers: OperationRouter, extras: tuple[Extra, ...] = (),
+                 direct: direct_invocation.Direct | None = None) -> LambdaHandler:
+    """The function's `lambda_handler`, serving the routes of `routers` (`direct`: one router only).
 
     Lambda runs one request per process at a time, but the local server and the tests call a handler
     from many threads, and a Powertools resolver keeps the current event on itself: so each thread
-    gets its own resolver (built on its first request).
+    gets its own resolver (built on its first request), and the routers are bound to it before each
+    request (`OperationRouter.serve`).
     """
+    if direct is not None and len(routers) != 1:
+        raise ValueError("a direct invocation serves exactly one operation")
     local = threading.local()
 
     def resolver() -> APIGatewayRestResolver:
         app: APIGatewayRestResolver | None = getattr(local, "app", None)
         if app is None:
-            app = local.app = build_resolver(*registrations)
+            app = local.app = build_resolver(routers, *extras)
+        for router in routers:
+            router.serve(app)
         return app
 
     def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         try:
-            if direct is not None and not _is_http(event):
-                return _invoke_direct(event, context, *direct)
-            request_id = _request_id_of(event) if isinstance(event, Mapping) else None
+            if direct is not None and not is_http(event):
+                return direct_invocation.invoke(direct, routers[0].operation, event, context)
+            request_id = request_id_of(event)
             obs.logger.set_correlation_id(request_id)
             try:
-                return resolver().resolve(_as_json_request(event), context)
+                return resolver().resolve(as_json_request(event), context)
             except Exception as exc:  # the event itself is unusable (not a proxy event)
                 obs.logger.exception("cannot resolve event", extra={"error_class": type(exc).__name__})
-                error = as_api_error(exc)
+                error = to_api_error(exc)
                 return {"statusCode": error.status, "headers": {"Content-Type": "application/json"},
                         "body": json.dumps(error.body(request_id)), "isBase64Encoded": False}
         finally:
@@ -168,74 +167,3 @@ def make_handler(*registrations: Register,
 
     lambda_handler.resolver = resolver  # type: ignore[attr-defined]
     return lambda_handler
-
-
-def _as_json_request(event: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Every body of this API is JSON, whatever Content-Type the caller sent.
-
-    curl's `-d` defaults to application/x-www-form-urlencoded, which Powertools would parse as a form
-    (the whole JSON text becoming one field name, echoed back and logged). One rule here instead.
-    """
-    headers = event.get("headers")
-    if not event.get("body") or not isinstance(headers, Mapping):
-        return event
-    json_type = {"Content-Type": "application/json"}
-    fixed = {k: v for k, v in headers.items() if str(k).lower() != "content-type"} | json_type
-    multi = event.get("multiValueHeaders")
-    out = {**event, "headers": fixed}
-    if isinstance(multi, Mapping):
-        out["multiValueHeaders"] = {k: v for k, v in multi.items() if str(k).lower() != "content-type"} | {
-            "Content-Type": ["application/json"]}
-    return out
-
-
-DIRECT_BODY_KEYS = ("idempotency_key", "test_event_code", "preview_id", "pixel_id")
-
-
-def _invoke_direct(event: Any, context: Any, model: type[BaseModel],
-                   operation: Callable[[Call, Any], dict[str, Any]],
-                   response_model: type[BaseModel]) -> dict[str, Any]:
-    """A Step Functions task: same validation, prerequisites (no scope) and audit as over HTTP."""
-    request_id = str(getattr(context, "aws_request_id", None) or uuid.uuid4())
-    obs.logger.set_correlation_id(request_id)
-    try:
-        call, body = _parse_direct(event, request_id)
-        try:
-            request = model.model_validate(body)
-        except ValidationError as exc:
-            invalid = validation_error(exc.errors())
-            flow.record_refusal(flow.default_services(), call, operation.__name__, invalid)
-            raise invalid from None
-        result = operation(call, request)
-        return response_model.model_validate(result).model_dump(mode="json")
-    except Exception as exc:
-        error = as_api_error(exc)
-        if error.type == "INTERNAL":
-            obs.logger.exception("unexpected error", extra={"error_class": type(exc).__name__})
-        else:
-            obs.logger.info("direct invocation refused", extra={"error_type": error.type})
-        raise direct_error(error, request_id) from None
-
-
-def _parse_direct(event: Any, request_id: str) -> tuple[Call, dict[str, Any]]:
-    if not isinstance(event, Mapping):
-        raise ValidationFailed("The invocation payload must be a JSON object.",
-                               details=[{"field": "event", "message": "not an object"}])
-    if not is_unicode(event):
-        raise ValidationFailed("The invocation payload holds a lone surrogate: it is not Unicode text.",
-                               details=[{"field": "event", "message": "lone surrogate (\\ud800-\\udfff)"}])
-    problems = []
-    for name in ("profile_id", "actor"):
-        value = event.get(name)
-        if not isinstance(value, str) or not value.strip() or len(value) > 128:
-            problems.append({"field": name, "message": "required: a non-empty string (max 128)"})
-    selection = event.get("selection", {})
-    if not isinstance(selection, Mapping):
-        problems.append({"field": "selection", "message": "must be an object"})
-    if problems:
-        raise ValidationFailed(details=problems)
-    body = dict(selection)
-    body.update({k: event[k] for k in DIRECT_BODY_KEYS if event.get(k) is not None})
-    call = Call(principal=Principal.actor(str(event["actor"])), profile_id=str(event["profile_id"]),
-                request_id=request_id)
-    return call, body

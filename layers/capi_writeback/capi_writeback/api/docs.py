@@ -11,8 +11,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-from capi_writeback.api import routes
 from capi_writeback.api.app import LambdaHandler, make_handler
+from capi_writeback.api.routes import all_routers
 
 TITLE = "capi-writeback"
 VERSION = "1.0.0"
@@ -49,4 +49,4 @@ def register_docs(app: APIGatewayRestResolver) -> None:
 
 
 def docs_handler() -> LambdaHandler:
-    return make_handler(*routes.ALL, register_docs)
+    return make_handler(*all_routers(), extras=(register_docs,))

@@ -1,16 +1,15 @@
-"""Shaping every failure into the SPEC §3.3 error body, for HTTP responses and direct invocations.
+"""Request validation failures as an InvalidRequest whose details name each field.
 
 Pydantic's messages are kept, its `input` values never are (they may be a customer's email).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from capi_writeback.errors import ApiError, Internal, ValidationFailed
+from capi_writeback.exceptions import InvalidRequest
 
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -38,33 +37,7 @@ def validation_details(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, An
     return details
 
 
-def validation_error(errors: Iterable[Mapping[str, Any]]) -> ValidationFailed:
-    return ValidationFailed(details=validation_details(errors))
-
-
-def as_api_error(exc: BaseException) -> ApiError:
-    """Any exception as an ApiError: ApiErrors as they are, anything else INTERNAL (no message or
-    trace of it reaches the caller). Request validation is shaped where it happens: a pydantic error
-    anywhere else (e.g. a response model) is our bug, not the caller's."""
-    if isinstance(exc, ApiError):
-        return exc
-    return Internal()
-
-
-class DirectInvocationError(Exception):
-    """Base of the errors raised to Step Functions; the subclass name is the SPEC error type."""
-
-
-_DIRECT_TYPES: dict[str, type[DirectInvocationError]] = {}
-
-
-def direct_error(error: ApiError, request_id: str | None) -> DirectInvocationError:
-    """An exception whose class name (Lambda's errorType) is the SPEC type, e.g. `CIRCUIT_OPEN`, and
-    whose message is the JSON error body, so a state machine can Catch/Retry on the type."""
-    cls = _DIRECT_TYPES.get(error.type)
-    if cls is None:
-        cls = _DIRECT_TYPES[error.type] = type(error.type, (DirectInvocationError,), {
-            "__module__": __name__, "__doc__": f"SPEC error {error.type}."})
-    exc = cls(json.dumps(error.body(request_id)))
-    exc.api_error = error  # type: ignore[attr-defined]
-    return exc
+def validation_error(errors: Iterable[Mapping[str, Any]]) -> InvalidRequest:
+    """The refusal of a request that failed its model (a pydantic error anywhere else, e.g. in a
+    response model, is our bug and stays INTERNAL)."""
+    return InvalidRequest(details=validation_details(errors))

@@ -1,12 +1,22 @@
-"""The write-back flow: handler → flow → (rows → events → rails → Meta client) → response.
+"""The write-back flow: handler → api → flow → (rows → events → rails → Meta client) → response.
 
-Functions here take a `Call` (principal, profile id, request id) and a validated request model and
-return the response dict, or raise an `ApiError`. They know nothing of API Gateway or Step Functions.
+Each operation takes a `Call` (principal, profile id, request id, how it came in, its deadline) and a
+validated request (`capi_writeback.contracts`), and returns the response as plain data or raises a
+domain exception (`capi_writeback.exceptions`, the rails' own, or Meta's): the boundary that called
+it maps that to a SPEC error. Nothing here knows API Gateway, Step Functions or MCP.
+
+preview.py, dry_run.py, confirm.py: the three steps; conversions.py, audit.py, breaker.py: storing
+rows, reading the trail, resetting the breaker; selection.py (SPEC §3.1), sending.py (Meta's
+results), trail.py (one audit row per operation), services.py (stores, rails, Meta client).
 """
 
-from capi_writeback.flow.admin import list_audit, reset_breaker, store_conversions
+from capi_writeback.flow.audit import list_audit
+from capi_writeback.flow.breaker import reset_breaker
+from capi_writeback.flow.confirm import confirm
+from capi_writeback.flow.conversions import store_conversions
+from capi_writeback.flow.dry_run import dry_run
+from capi_writeback.flow.preview import preview
 from capi_writeback.flow.services import Services, default_services, set_default_services
-from capi_writeback.flow.steps import confirm, dry_run, preview
 from capi_writeback.flow.trail import Call, record_refusal
 
 __all__ = [

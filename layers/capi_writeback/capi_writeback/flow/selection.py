@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from capi_writeback.api.models import Selection
 from capi_writeback.auth import Access
-from capi_writeback.errors import PayloadChanged, ValidationFailed
+from capi_writeback.contracts import Selection
+from capi_writeback.exceptions import InvalidRequest, PayloadChanged
 from capi_writeback.flow.services import Services
-from capi_writeback.flow.trail import Note, iso_ms
+from capi_writeback.flow.trail import Note
+from capi_writeback.rails.audit.log import iso_ms
 
 DEFAULT_LAST_DAYS = 7
 MAX_LISTED_SKIPS = 1000
@@ -80,7 +81,7 @@ def build(services: Services, access: Access, selection: Selection, note: Note) 
     connection = access.connection
     note.pixel_id = str(connection.get("pixel_id") or "") or None
     if selection.pixel_id is not None and selection.pixel_id != note.pixel_id:
-        raise ValidationFailed(
+        raise InvalidRequest(
             "pixel_id does not match the profile's Meta connection.",
             fix="Omit pixel_id or pass the pixel id of this profile's connection.",
             details=[{"field": "pixel_id", "message": "does not match the profile connection's pixel id"}])

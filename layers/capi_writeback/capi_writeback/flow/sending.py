@@ -1,4 +1,4 @@
-"""Meta's batch results in the API's terms: batch summaries, confirm status, typed Meta errors.
+"""Meta's batch results in the flow's terms: batch summaries, confirm status, the refusal to raise.
 
 A batch Meta processed (`accepted`, or `partially_rejected` after the client isolated the bad events)
 is done: resending it cannot help and would send its good events twice. Only `failed` batches are
@@ -10,27 +10,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from capi_writeback.errors import ApiError, MetaRejected, MetaUnavailable
+from capi_writeback.exceptions import SendFailed, SendRejected, SendUnavailable
 
 DONE_STATUSES = frozenset({"accepted", "partially_rejected"})
 
 
-def meta_error_details(error: Any) -> dict[str, Any]:
-    """Meta's code, subcode, fbtrace_id, message and fix hint of a MetaError (it never holds a token)."""
-    summary = error.to_dict() if hasattr(error, "to_dict") else {"message": str(error)}
-    details = {k: summary.get(k) for k in ("code", "subcode", "fbtrace_id", "message", "user_msg", "fix")
-               if summary.get(k) is not None}
-    details.setdefault("message", str(error))
-    return details
+def meta_error_details(error: BaseException) -> dict[str, Any]:
+    """What a caller may see of a Meta failure (code, subcode, fbtrace_id, message, fix; no token)."""
+    from capi_writeback.meta.errors import caller_details
+
+    return caller_details(error)
 
 
-def api_error_for(error: Any, details: dict[str, Any]) -> ApiError:
-    """A MetaError raised by the client (e.g. unreadable credentials) as the API's typed error."""
+def send_failed(error: BaseException, details: dict[str, Any]) -> SendFailed:
+    """A MetaError raised by the client (e.g. unreadable credentials) as the flow's refusal."""
     merged = {**meta_error_details(error), **details}
     if is_unavailable(error):
-        return MetaUnavailable(details=merged)
+        return SendUnavailable(details=merged)
     fix = merged.get("fix")
-    return MetaRejected(fix=str(fix) if fix else None, details=merged)
+    return SendRejected(fix=str(fix) if fix else None, details=merged)
 
 
 def batch_summary(result: Any) -> dict[str, Any]:
@@ -57,13 +55,11 @@ def batch_summary(result: Any) -> dict[str, Any]:
     return summary
 
 
-def is_unavailable(error: Any) -> bool:
+def is_unavailable(error: BaseException) -> bool:
     """True for Meta errors that are outages (retry later), False for refusals of the payload."""
-    try:
-        from capi_writeback.meta.errors import MetaUnavailableError
-    except ImportError:  # pragma: no cover - the client package is part of the layer
-        return bool(getattr(error, "is_transient", False))
-    return isinstance(error, MetaUnavailableError) or bool(getattr(error, "is_transient", False))
+    from capi_writeback.meta.errors import is_outage
+
+    return is_outage(error)
 
 
 def is_meta_error(error: BaseException) -> bool:
@@ -82,15 +78,27 @@ def overall_status(batches: Iterable[Mapping[str, Any]]) -> str:
     return "partially_failed"
 
 
-def failure_error(batches: Iterable[Mapping[str, Any]], details: dict[str, Any]) -> ApiError:
-    """The typed error of a wholly failed send: META_UNAVAILABLE if any batch hit an outage, else
-    META_REJECTED; details carry Meta's code/subcode/fbtrace_id of the first failed batch."""
+def failure_error(batches: Iterable[Mapping[str, Any]], details: dict[str, Any]) -> SendFailed:
+    """The refusal of a wholly failed send: SendUnavailable if any batch hit an outage, else
+    SendRejected; details carry Meta's code/subcode/fbtrace_id of the first failed batch."""
     failed = [b for b in batches if b.get("status") == "failed"]
     first = next((b.get("error") or {} for b in failed), {})
     unavailable = any((b.get("error") or {}).get("transient") for b in failed)
     merged = {k: v for k, v in first.items() if k in ("code", "subcode", "fbtrace_id", "message")}
     merged.update(details)
     if unavailable:
-        return MetaUnavailable(details=merged)
+        return SendUnavailable(details=merged)
     fix = first.get("fix")
-    return MetaRejected(fix=str(fix) if fix else None, details=merged)
+    return SendRejected(fix=str(fix) if fix else None, details=merged)
+
+
+def public_batches(batches: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Batch summaries as the responses show them: in index order, without `fbtrace_ids` (the
+    responses list those at the top) and the internal `transient` flag."""
+    out = []
+    for batch in sorted(batches, key=lambda b: b["index"]):
+        shown = {k: v for k, v in batch.items() if k != "fbtrace_ids"}
+        if "error" in shown:
+            shown["error"] = {k: v for k, v in shown["error"].items() if k != "transient"}
+        out.append(shown)
+    return out

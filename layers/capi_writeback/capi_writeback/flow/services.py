@@ -1,4 +1,4 @@
-"""The collaborators of the flow, built lazily once per process and replaceable in tests.
+"""The collaborators of the flow, built once per process and replaceable in tests.
 
 Lambda keeps a process warm between invocations, so stores and the Meta client (its connection pool
 and cached credentials) are built on first use and reused. Nothing here runs at import time: a boto3
@@ -11,44 +11,40 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for the types only: building these imports boto3/urllib3, which waits for first use
+    from capi_writeback.meta.client import MetaClient
+    from capi_writeback.meta.credentials import SecretsManagerCredentials
+    from capi_writeback.rails.audit.log import AuditLog
+    from capi_writeback.rails.breaker.circuit import CircuitBreaker
+    from capi_writeback.rails.idempotency.ledger import ConfirmLedger
+    from capi_writeback.store.conversions.base import ConversionStore
+    from capi_writeback.store.directory.base import DirectoryReader
 
 Clock = Callable[[], float]
+MetaFactory = Callable[[str | None], "MetaClient"]
 
 
-@dataclass
 class Services:
-    """Stores, rails and the Meta client the flow talks to. Unset fields are built on first use."""
+    """Stores, rails and the Meta client the flow talks to. What is not given is built here on the
+    DynamoDB backends (tables from the environment) and the default Meta client; all share `clock`."""
 
-    clock: Clock = time.time
-    directory: Any = None
-    conversions: Any = None
-    ledger: Any = None
-    breaker: Any = None
-    audit: Any = None
-    meta_factory: Callable[[str | None], Any] | None = None
-    _meta: dict[str | None, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    def __init__(self, clock: Clock = time.time, *, directory: DirectoryReader | None = None,
+                 conversions: ConversionStore | None = None, ledger: ConfirmLedger | None = None,
+                 breaker: CircuitBreaker | None = None, audit: AuditLog | None = None,
+                 meta_factory: MetaFactory | None = None) -> None:
+        self.clock = clock
+        self.directory: DirectoryReader = directory or _dynamo_directory(clock)
+        self.conversions: ConversionStore = conversions or _dynamo_conversions(clock)
+        self.ledger: ConfirmLedger = ledger or _dynamo_ledger(clock)
+        self.breaker: CircuitBreaker = breaker or _dynamo_breaker(clock)
+        self.audit: AuditLog = audit or _dynamo_audit()
+        self.meta_factory = meta_factory
+        self._meta: dict[str | None, MetaClient] = {}
+        self._lock = threading.Lock()
 
-    def __post_init__(self) -> None:
-        from capi_writeback.rails.audit import AuditLog
-        from capi_writeback.rails.breaker import CircuitBreaker
-        from capi_writeback.rails.idempotency import ConfirmLedger
-        from capi_writeback.store import dynamodb
-
-        if self.directory is None:
-            self.directory = dynamodb.DynamoDirectoryStore(clock=self.clock)
-        if self.conversions is None:
-            self.conversions = dynamodb.DynamoConversionStore(clock=self.clock)
-        if self.ledger is None:
-            self.ledger = ConfirmLedger(dynamodb.DynamoIdempotencyStore(), self.clock)
-        if self.breaker is None:
-            self.breaker = CircuitBreaker(dynamodb.DynamoBreakerStore(), self.clock)
-        if self.audit is None:
-            self.audit = AuditLog(dynamodb.DynamoAuditStore())
-
-    def meta(self, api_version: str | None = None) -> Any:
+    def meta(self, api_version: str | None = None) -> MetaClient:
         """The Meta client for a Graph API version (the connection's, else the configured default)."""
         with self._lock:
             client = self._meta.get(api_version)
@@ -58,7 +54,40 @@ class Services:
             return client
 
 
-def _default_meta_client(api_version: str | None) -> Any:
+def _dynamo_directory(clock: Clock) -> DirectoryReader:
+    from capi_writeback.store.directory.dynamodb import DynamoDirectoryStore
+
+    return DynamoDirectoryStore(clock=clock)
+
+
+def _dynamo_conversions(clock: Clock) -> ConversionStore:
+    from capi_writeback.store.conversions.dynamodb import DynamoConversionStore
+
+    return DynamoConversionStore(clock=clock)
+
+
+def _dynamo_ledger(clock: Clock) -> ConfirmLedger:
+    from capi_writeback.rails.idempotency.ledger import ConfirmLedger
+    from capi_writeback.rails.idempotency.persistence.dynamodb import DynamoLedgerStore
+
+    return ConfirmLedger(DynamoLedgerStore(), clock)
+
+
+def _dynamo_breaker(clock: Clock) -> CircuitBreaker:
+    from capi_writeback.rails.breaker.circuit import CircuitBreaker
+    from capi_writeback.rails.breaker.persistence.dynamodb import DynamoBreakerStore
+
+    return CircuitBreaker(DynamoBreakerStore(), clock)
+
+
+def _dynamo_audit() -> AuditLog:
+    from capi_writeback.rails.audit.log import AuditLog
+    from capi_writeback.rails.audit.persistence.dynamodb import DynamoAuditStore
+
+    return AuditLog(DynamoAuditStore())
+
+
+def _default_meta_client(api_version: str | None) -> MetaClient:
     from capi_writeback.meta.client import MetaClient
     from capi_writeback.meta.config import MetaClientConfig
 
@@ -68,10 +97,10 @@ def _default_meta_client(api_version: str | None) -> Any:
     return MetaClient(config, _credentials())
 
 
-_CREDENTIALS: Any = None
+_CREDENTIALS: SecretsManagerCredentials | None = None
 
 
-def _credentials() -> Any:
+def _credentials() -> SecretsManagerCredentials:
     """One credentials cache per process, shared by the clients of every API version."""
     global _CREDENTIALS
     if _CREDENTIALS is None:

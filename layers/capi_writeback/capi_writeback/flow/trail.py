@@ -9,28 +9,36 @@ another workspace's trail must not be written by a stranger. Rows carry ids, has
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from capi_writeback.auth import Principal, find_profile
-from capi_writeback.errors import ApiError
+from capi_writeback.auth import ADMIN_ROLES, WRITE_SCOPE, Access, Principal, check_access, find_profile
+from capi_writeback.errors import audit_error
+from capi_writeback.exceptions import CapiWritebackError
 from capi_writeback.flow.services import Services
 from capi_writeback.observability import logger
-from capi_writeback.rails.audit import iso_ms
 
 T = TypeVar("T")
+Via = Literal["api", "step_functions", "mcp"]
 
-__all__ = ["Call", "Note", "audited", "iso_ms", "record_refusal"]
+__all__ = ["Call", "Note", "Via", "audited", "noted_access", "record_refusal"]
 
 
 @dataclass(frozen=True)
 class Call:
-    """Who asks for what, under which request id (no AWS event shapes beyond this)."""
+    """Who asks for what, under which request id (no AWS event shapes beyond this).
+
+    `via`: how the call came in (recorded in its audit row). `deadline`: when the invocation
+    serving the call will be stopped, in unix seconds on the services' clock (None when not known:
+    local tools, tests); the confirm's lease follows it.
+    """
 
     principal: Principal
     profile_id: str
     request_id: str | None
+    via: Via = "api"
+    deadline: float | None = None
 
 
 @dataclass
@@ -49,20 +57,36 @@ class Note:
     error: dict[str, Any] | None = None
 
 
+def noted_access(services: Services, call: Call, note: Note, *, roles: frozenset[str] = ADMIN_ROLES,
+                 writeback: bool = True, connection: bool = True) -> Access:
+    """The prerequisites of an audited operation (`auth.check_access`, scope mcp:write). The note
+    learns the workspace and pixel first, so refusals on a profile of the caller's are audited too."""
+    profile = find_profile(services.directory, call.principal, call.profile_id)
+    if profile is not None:
+        note.workspace_id = str(profile.get("workspace_id"))
+        note.pixel_id = _pixel_id(profile)
+    return check_access(services.directory, call.principal, call.profile_id, scopes=(WRITE_SCOPE,),
+                        roles=roles, writeback=writeback, connection=connection, profile=profile)
+
+
+def _pixel_id(profile: Mapping[str, Any]) -> str | None:
+    connection = profile.get("connection")
+    pixel_id = connection.get("pixel_id") if isinstance(connection, Mapping) else None
+    return str(pixel_id) if pixel_id else None
+
+
 def audited(services: Services, call: Call, operation: str, body: Callable[[Note], T]) -> T:
     """Run `body`, then append the operation's single audit row (also when `body` raised)."""
     note = Note()
     try:
         result = body(note)
-    except ApiError as exc:
-        note.status = note.failed_status
-        error: dict[str, Any] = {"type": exc.type, "message": exc.message}
-        if isinstance(exc.details, dict):
-            error.update({k: exc.details[k] for k in ("code", "subcode", "fbtrace_id") if k in exc.details})
-        note.error = error
-        _append(services, call, operation, note)
-        raise
     except Exception as exc:
+        refusal = audit_error(exc)
+        if refusal is not None:
+            note.status = note.failed_status
+            note.error = refusal
+            _append(services, call, operation, note)
+            raise
         note.status = "error"
         note.error = {"type": "INTERNAL", "message": type(exc).__name__}
         try:
@@ -74,18 +98,15 @@ def audited(services: Services, call: Call, operation: str, body: Callable[[Note
     return result
 
 
-def record_refusal(services: Services, call: Call, operation: str, error: ApiError) -> None:
+def record_refusal(services: Services, call: Call, operation: str, error: CapiWritebackError) -> None:
     """The audit row of a step refused before it started (a malformed request), when the profile is
     the caller's. Never raises: the refusal itself is the answer that matters."""
     try:
         profile = find_profile(services.directory, call.principal, call.profile_id)
         if profile is None:
             return
-        connection = profile.get("connection")
-        pixel_id = connection.get("pixel_id") if isinstance(connection, dict) else None
         note = Note(workspace_id=str(profile.get("workspace_id")), status="refused",
-                    pixel_id=str(pixel_id) if pixel_id else None,
-                    error={"type": error.type, "message": error.message})
+                    pixel_id=_pixel_id(profile), error=audit_error(error))
         _append(services, call, operation, note)
     except Exception:
         logger.exception("audit of a refused request failed")
@@ -94,7 +115,7 @@ def record_refusal(services: Services, call: Call, operation: str, error: ApiErr
 def _append(services: Services, call: Call, operation: str, note: Note) -> None:
     if note.workspace_id is None:
         return  # profile unknown (or another workspace's): nothing to attribute the row to
-    from capi_writeback.rails.audit import AuditRow
+    from capi_writeback.rails.audit.log import AuditRow
 
     row = AuditRow.new(
         clock=services.clock,
@@ -111,6 +132,7 @@ def _append(services: Services, call: Call, operation: str, note: Note) -> None:
         fbtrace_ids=list(note.fbtrace_ids),
         status=note.status,
         error=note.error,
+        via=call.via,
     )
     services.audit.append(row)
     logger.info("audit row written", extra={"operation": operation, "status": note.status,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import random
 import threading
 import time
@@ -29,6 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import urllib3
+from aws_lambda_powertools import Logger
+
+from capi_writeback.observability import SERVICE
 
 from .config import MetaClientConfig
 from .credentials import CredentialSource, MetaCredentials, SecretsManagerCredentials
@@ -46,7 +48,9 @@ from .results import BatchResult, RejectedEvent
 
 __all__ = ["BatchResult", "MetaClient", "RejectedEvent"]
 
-logger = logging.getLogger("capi_writeback.meta")
+# A child of the service logger (`capi_writeback.observability`): its lines go through the service's
+# handler and formatter, so they carry the request's correlation id and the service name.
+logger = Logger(service=SERVICE, child=True)
 
 OnBatch = Callable[[BatchResult], None]
 Progress = Callable[[int, int], None]

@@ -140,6 +140,22 @@ class MetaUnavailableError(MetaError):
     """Meta kept failing transiently (timeouts, 5xx, throttling) until the retry budget ran out."""
 
 
+def is_outage(error: BaseException) -> bool:
+    """True when a Meta failure is an outage (timeouts, 5xx, throttling: retry later), False when Meta
+    refused the request (resending it unchanged will not help)."""
+    return isinstance(error, MetaUnavailableError) or bool(getattr(error, "is_transient", False))
+
+
+def caller_details(error: BaseException) -> dict[str, Any]:
+    """What a caller and the audit trail may see of a Meta failure: Meta's code, subcode,
+    fbtrace_id, message, user message and fix hint (never a token; unset ones left out)."""
+    summary = error.to_dict() if isinstance(error, MetaError) else {"message": str(error)}
+    details = {k: summary[k] for k in ("code", "subcode", "fbtrace_id", "message", "user_msg", "fix")
+               if summary.get(k) is not None}
+    details.setdefault("message", str(error))
+    return details
+
+
 # Throttling codes get a longer backoff (see retry.py); kept here so MetaError can name them.
 THROTTLE_CODES: frozenset[int] = frozenset({4, 17, 32, 613, 80004})
 AUTH_CODES: frozenset[int] = frozenset({190, 102})

@@ -1,6 +1,9 @@
-"""The safety rails of confirm (SPEC §6): idempotency ledger, circuit breaker, append-only audit log.
+"""The safety rails of confirm (SPEC §6), one package per capability: `idempotency` (the confirm
+ledger), `breaker` (the per-profile circuit breaker), `audit` (the append-only trail).
 
-Each rail holds the rules and talks to a small store interface (`capi_writeback.store.base`); the
-DynamoDB backends live in `capi_writeback.store.dynamodb`, an in-memory one in `store.memory`.
-Submodules are imported on demand (cold start): `from capi_writeback.rails.breaker import ...`.
+Each package holds its rules (`ledger.py`, `circuit.py`, `log.py`), the domain exceptions it raises
+(`exceptions.py`: no HTTP status; the boundary maps them, see `capi_writeback.errors`) and its
+`persistence/`: the protocol (`base.py`), DynamoDB (`dynamodb.py`) and memory (`memory.py`)
+backends. `clock.py` is the time they all read. Nothing here imports boto3 until a DynamoDB backend
+makes its first call.
 """

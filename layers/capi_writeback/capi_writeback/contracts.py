@@ -1,8 +1,9 @@
-"""Request and response models of the HTTP API (SPEC §3); they generate the OpenAPI document.
+"""The request and response models of every operation (SPEC §3): the contract shared by the
+boundaries (`api/`, Step Functions, MCP) and the flow, which sits below all of them.
 
-Request models reject unknown fields, so a typo such as `idempotencyKey` is a VALIDATION_ERROR naming
-the field instead of a silently ignored option. Direct (Step Functions) invocations are validated by
-the same models.
+They also generate the OpenAPI document. Request models reject unknown fields, so a typo such as
+`idempotencyKey` is a VALIDATION_ERROR naming the field instead of a silently ignored option.
+Direct (Step Functions) invocations are validated by the same models.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from capi_writeback.errors import CircuitOpen
+from capi_writeback.rails.breaker.exceptions import CircuitOpen
+from capi_writeback.rails.breaker.persistence.base import BreakerStore
 from capi_writeback.rails.clock import Clock, system_clock
-from capi_writeback.store.base import BreakerStore
 
 
 class CircuitBreaker:

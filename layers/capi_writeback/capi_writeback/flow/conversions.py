@@ -1,11 +1,8 @@
-"""The operations around the flow: storing conversions, reading the audit trail, resetting the breaker.
+"""Storing conversion rows: normalized and hashed by `rows.prepare_for_storage` before they are
+written, so no raw PII is at rest.
 
-Who may do what:
-- store conversions: scope mcp:write, any writing role (owner, admin, member); write-back need not be
-  enabled (storing is not sending) and no Meta connection is needed. Rows are normalized and hashed
-  by `rows.prepare_for_storage` before they are written: no raw PII at rest.
-- read the audit trail: scope mcp:read or mcp:write, owners and admins.
-- reset the breaker: scope mcp:write, owners and admins; audited like a step.
+Who may: scope mcp:write, any writing role (owner, admin, member). Write-back need not be enabled
+(storing is not sending) and no Meta connection is needed. Not audited: nothing is sent.
 """
 
 from __future__ import annotations
@@ -14,15 +11,15 @@ import dataclasses
 import json
 from typing import Any
 
-from capi_writeback.api.models import StoreConversionsRequest
-from capi_writeback.auth import ADMIN_ROLES, READ_SCOPE, WRITE_SCOPE, WRITER_ROLES, check_access, find_profile
-from capi_writeback.errors import ValidationFailed
+from capi_writeback.auth import WRITER_ROLES, check_access
+from capi_writeback.contracts import StoreConversionsRequest
 from capi_writeback.flow.selection import profile_settings
 from capi_writeback.flow.services import Services, default_services
-from capi_writeback.flow.trail import Call, Note, audited
+from capi_writeback.flow.trail import Call
 from capi_writeback.observability import logger
 
-MAX_AUDIT_PAGE = 100
+MAX_CONVERSION_ID_BYTES = 1024  # DynamoDB's limit for a sort key
+MAX_ROW_BYTES = 350_000  # a DynamoDB item holds 400 KB; leave room for the other attributes
 
 
 def store_conversions(call: Call, request: StoreConversionsRequest,
@@ -59,10 +56,6 @@ def store_conversions(call: Call, request: StoreConversionsRequest,
     return {"stored": len(by_id), "rejected": rejected}
 
 
-MAX_CONVERSION_ID_BYTES = 1024  # DynamoDB's limit for a sort key
-MAX_ROW_BYTES = 350_000  # a DynamoDB item holds 400 KB; leave room for the other attributes
-
-
 def _too_big_to_store(stored: dict[str, Any]) -> str | None:
     """Why DynamoDB could not hold this row (it would fail the whole batch write), or None."""
     if len(str(stored["conversion_id"]).encode("utf-8")) > MAX_CONVERSION_ID_BYTES:
@@ -77,36 +70,3 @@ def _as_dict(value: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     return dict(value)
-
-
-def list_audit(call: Call, limit: int, cursor: str | None,
-               services: Services | None = None) -> dict[str, Any]:
-    """One page of the profile's audit rows, newest first."""
-    services = services or default_services()
-    access = check_access(services.directory, call.principal, call.profile_id,
-                          scopes=(READ_SCOPE, WRITE_SCOPE), writeback=False, connection=False)
-    try:
-        rows, next_cursor = services.audit.list(access.profile_id, limit, cursor)
-    except ValueError as exc:
-        raise ValidationFailed("The pagination cursor is not valid.",
-                               fix="Pass the `next` value of the previous page unchanged, or omit it.",
-                               details=[{"field": "next", "message": "invalid cursor"}]) from exc
-    return {"items": [_as_dict(r) for r in rows], "next": next_cursor}
-
-
-def reset_breaker(call: Call, services: Services | None = None) -> dict[str, Any]:
-    """An admin closes the profile's circuit breaker (audited)."""
-    services = services or default_services()
-
-    def body(note: Note) -> dict[str, Any]:
-        profile = find_profile(services.directory, call.principal, call.profile_id)
-        if profile is not None:
-            note.workspace_id = str(profile.get("workspace_id"))
-        access = check_access(services.directory, call.principal, call.profile_id, roles=ADMIN_ROLES,
-                              writeback=False, connection=False, profile=profile)
-        services.breaker.reset(access.profile_id)
-        logger.info("circuit breaker reset", extra={"profile_id": access.profile_id})
-        return {"operation": "breaker_reset", "request_id": call.request_id,
-                "profile_id": access.profile_id, "breaker": "closed"}
-
-    return audited(services, call, "breaker_reset", body)

@@ -13,10 +13,10 @@ and one progress item per accepted batch.
 
 States and transitions (each one DynamoDB conditional write in the store):
   absent/expired ─claim→ INPROGRESS(owner A)            kind "new"
-  INPROGRESS, lease live ─claim→ CONFIRM_IN_PROGRESS     (nothing written)
+  INPROGRESS, lease live ─claim→ raises InProgress       (nothing written)
   INPROGRESS, lease over │ RELEASED ─claim→ INPROGRESS(owner B)   kind "resume" (+ done batches)
   COMPLETED ─claim→ the stored result                    kind "replay" (nothing written)
-  any, other payload hash ─claim→ IDEMPOTENCY_KEY_REUSED
+  any, other payload hash ─claim→ raises KeyReused
   INPROGRESS(A) ─finish(succeeded)→ COMPLETED ; ─finish(failed|partially_failed)→ RELEASED
 """
 
@@ -28,22 +28,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from capi_writeback.errors import ConfirmInProgress, IdempotencyKeyReused
 from capi_writeback.rails.clock import Clock, system_clock
-from capi_writeback.store.base import COMPLETED, IN_PROGRESS, RELEASED, LedgerRecord, LedgerStore
+from capi_writeback.rails.idempotency.exceptions import InProgress, KeyReused, LeaseLost
+from capi_writeback.rails.idempotency.persistence.base import (
+    COMPLETED,
+    IN_PROGRESS,
+    RELEASED,
+    LedgerRecord,
+    LedgerStore,
+)
 
 ClaimKind = Literal["new", "resume", "replay"]
 FINAL_STATUSES = frozenset({"succeeded", "partially_failed", "failed"})
+LEASE_SECONDS = 900  # without a deadline: Lambda's longest invocation (the confirm function's timeout)
+# With a deadline, a lease never ends sooner than this after the last sign of life: longer than one
+# batch can take (the Meta client gives up on a batch after 60 s of retries, plus a read timeout), so
+# a live attempt does not lose its key between two recorded batches once past its deadline.
+LEASE_FLOOR_SECONDS = 120
 _CLAIM_ATTEMPTS = 5
-
-
-class LeaseLost(ConfirmInProgress):
-    """This attempt's lease ran out and another attempt took the key over (or finished it)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Another attempt with this idempotency_key took over while this one was running.",
-            fix="Retry with the same idempotency_key to get the result of the attempt that took over.")
 
 
 def record_id(profile_id: str, idempotency_key: str) -> str:
@@ -69,24 +71,39 @@ class Claim:
     lease_expires_at: float
     done_batches: dict[int, dict[str, Any]] = field(default_factory=dict)
     result: dict[str, Any] | None = None
+    deadline: float | None = None
 
 
 class ConfirmLedger:
     """Claim a confirm key, record accepted batches as they finish, finish with a status.
 
-    `lease_seconds` must exceed the longest gap between two recorded batches (each record_batch
-    renews the lease); `ttl_seconds` is how long a key is remembered after its last write.
+    The lease of an attempt (how long no other attempt may take the key) follows its invocation, like
+    Powertools' in-progress expiry: until the `deadline` given to `claim` (when the Lambda will be
+    stopped), and never less than `lease_floor` after the last sign of life. Without a deadline
+    (local tools, tests) it is `lease_seconds`, which must then exceed the longest gap between two
+    recorded batches. Each record_batch renews it. `ttl_seconds`: how long a key is remembered after
+    its last write.
     """
 
-    def __init__(self, store: LedgerStore, clock: Clock = system_clock, lease_seconds: float = 900,
-                 ttl_seconds: float = 7 * 86400) -> None:
+    def __init__(self, store: LedgerStore, clock: Clock = system_clock,
+                 lease_seconds: float = LEASE_SECONDS, ttl_seconds: float = 7 * 86400, *,
+                 lease_floor: float = LEASE_FLOOR_SECONDS) -> None:
         self.store = store
         self.clock = clock
         self.lease_seconds = lease_seconds
+        self.lease_floor = lease_floor
         self.ttl_seconds = ttl_seconds
 
-    def claim(self, profile_id: str, key: str, payload_hash: str, batch_count: int) -> Claim:
-        """Take the key for this attempt, or replay, or refuse (see the module docstring)."""
+    def lease_until(self, now: float, deadline: float | None) -> float:
+        """When a lease taken or renewed at `now` ends, for an attempt that must end by `deadline`."""
+        if deadline is None:
+            return now + self.lease_seconds
+        return max(deadline, now + self.lease_floor)
+
+    def claim(self, profile_id: str, key: str, payload_hash: str, batch_count: int, *,
+              deadline: float | None = None) -> Claim:
+        """Take the key for this attempt, or replay, or refuse (see the module docstring).
+        `deadline`: when this attempt's invocation will be stopped (None: not known)."""
         rid = record_id(profile_id, key)
         for _ in range(_CLAIM_ATTEMPTS):
             now = self.clock()
@@ -94,25 +111,25 @@ class ConfirmLedger:
             fresh = LedgerRecord(
                 id=rid, profile_id=profile_id, idempotency_key=key, payload_hash=payload_hash,
                 batch_count=batch_count, status=IN_PROGRESS, owner=owner, generation=uuid.uuid4().hex,
-                lease_expires_at=now + self.lease_seconds, expiration=now + self.ttl_seconds)
+                lease_expires_at=self.lease_until(now, deadline), expiration=now + self.ttl_seconds)
             existing = self.store.create(fresh, now)
             if existing is None:
-                return self._claim("new", fresh)
+                return self._claim("new", fresh, deadline=deadline)
             if existing.payload_hash != payload_hash:
-                raise IdempotencyKeyReused(details={"idempotency_key": key})
+                raise KeyReused(details={"idempotency_key": key})
             if existing.status == COMPLETED:
                 return self._claim("replay", existing, result=dict(existing.result or {}))
             if existing.status == IN_PROGRESS and existing.lease_expires_at > now:
-                raise ConfirmInProgress(details={
+                raise InProgress(details={
                     "idempotency_key": key,
                     "lease_expires_in": max(1, int(existing.lease_expires_at - now + 0.999))})
-            taken = self.store.take_over(existing, owner, now + self.lease_seconds,
+            taken = self.store.take_over(existing, owner, self.lease_until(now, deadline),
                                          now + self.ttl_seconds)
             if taken is not None:
                 done = self.store.done_batches(rid, taken.generation, taken.batch_count, now)
-                return self._claim("resume", taken, done=done)
+                return self._claim("resume", taken, done=done, deadline=deadline)
             # Someone else moved the record between our read and our write: look again.
-        raise ConfirmInProgress(details={"idempotency_key": key})
+        raise InProgress(details={"idempotency_key": key})
 
     def stored_result(self, profile_id: str, key: str, payload_hash: str) -> dict[str, Any] | None:
         """The result a claim would replay (a succeeded confirm of this payload), read without
@@ -130,10 +147,11 @@ class ConfirmLedger:
         now = self.clock()
         summary = dict(batch_summary)
         claim.done_batches[int(batch_index)] = summary
+        lease = self.lease_until(now, claim.deadline)
         kept = self.store.add_batch(claim.record_id, claim.generation, claim.owner, int(batch_index),
-                                    summary, now + self.lease_seconds, now + self.ttl_seconds)
+                                    summary, lease, now + self.ttl_seconds)
         if kept:
-            claim.lease_expires_at = now + self.lease_seconds
+            claim.lease_expires_at = lease
         return kept
 
     def finish(self, claim: Claim, status: str, result: Mapping[str, Any]) -> None:
@@ -157,9 +175,9 @@ class ConfirmLedger:
 
     @staticmethod
     def _claim(kind: ClaimKind, record: LedgerRecord, *, result: dict[str, Any] | None = None,
-               done: dict[int, dict[str, Any]] | None = None) -> Claim:
+               done: dict[int, dict[str, Any]] | None = None, deadline: float | None = None) -> Claim:
         return Claim(kind=kind, profile_id=record.profile_id, idempotency_key=record.idempotency_key,
                      payload_hash=record.payload_hash, batch_count=record.batch_count,
                      record_id=record.id, owner=record.owner, generation=record.generation,
                      attempt=record.attempts, lease_expires_at=record.lease_expires_at,
-                     done_batches=dict(done or {}), result=result)
+                     done_batches=dict(done or {}), result=result, deadline=deadline)

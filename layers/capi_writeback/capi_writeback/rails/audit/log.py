@@ -18,15 +18,12 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from capi_writeback.rails.audit.exceptions import InvalidCursor
+from capi_writeback.rails.audit.persistence.base import AuditStore
 from capi_writeback.rails.clock import Clock, system_clock
-from capi_writeback.store.base import AuditStore
 
 MAX_LIMIT = 100
 _CREATED_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-
-
-class InvalidCursor(ValueError):
-    """The pagination cursor was not one this log handed out for this profile."""
 
 
 def iso_ms(ts: float) -> str:
@@ -55,6 +52,7 @@ class AuditRow:
     status: str = "succeeded"
     error: dict[str, Any] | None = None
     created_at: str = ""
+    via: str = "api"  # how the operation came in: api | step_functions | mcp (older rows: api)
 
     def __post_init__(self) -> None:
         if not _CREATED_AT.match(self.created_at):

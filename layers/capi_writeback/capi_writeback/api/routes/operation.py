@@ -1,0 +1,86 @@
+"""What every route module shares: the Router of one operation, the profile id path parameter and
+the documented error responses."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter, Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import BaseModel
+
+from capi_writeback.api.request import deadline_of
+from capi_writeback.auth import Principal
+from capi_writeback.contracts import ErrorBody
+from capi_writeback.flow import Call, default_services
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ProfileId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
+                                description="The profile (one tracked business/site).")]
+COMMON = (401, 403, 404, 409, 422, 500)
+
+
+class OperationRouter(Router):
+    """A Powertools Router holding the route(s) of one operation, named as the audit trail names it.
+
+    Each Lambda includes only its own operation's router, the docs function includes them all (the
+    OpenAPI document comes from the very functions that serve the API). `audited`: a refused
+    request of this operation, a malformed one included, leaves an audit row.
+
+    Route functions read the request through their router (`current_event`), which Powertools
+    points at the resolver that included it. One module-level router is included by several
+    resolvers (one per thread, see `api.app.make_handler`, and the docs function's), so the
+    resolver it reads is kept per thread and bound by `serve(resolver)` before every invocation.
+    """
+
+    def __init__(self, operation: str, *, audited: bool = False) -> None:
+        self._bound = threading.local()
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.operation = operation
+        self.audited = audited
+        self.handlers: set[Callable[..., Any]] = set()
+
+    @property  # type: ignore[override]
+    def api_resolver(self) -> BaseRouter | None:
+        resolver: BaseRouter | None = getattr(self._bound, "resolver", None)
+        return resolver
+
+    @api_resolver.setter
+    def api_resolver(self, resolver: BaseRouter | None) -> None:
+        self._bound.resolver = resolver
+
+    def serve(self, resolver: BaseRouter) -> None:
+        """Route functions on this thread read the request of `resolver` from now on."""
+        self.api_resolver = resolver
+
+    def route(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:  # type: ignore[override]
+        register = super().route(*args, **kwargs)
+
+        def remember(func: F) -> F:
+            self.handlers.add(func)
+            return register(func)
+
+        return remember
+
+    def call(self, profile_id: str) -> Call:
+        """The flow's view of the request being served: principal (authorizer context), request id,
+        and the invocation's deadline (from the Lambda context)."""
+        context = self.current_event.raw_event.get("requestContext") or {}
+        return Call(principal=Principal.from_authorizer(context.get("authorizer")),
+                    profile_id=profile_id, request_id=context.get("requestId"),
+                    deadline=deadline_of(self.lambda_context, default_services().clock))
+
+
+def responses(ok: type[BaseModel], *statuses: int) -> dict[int, Any]:
+    """A route's responses for the OpenAPI document: the 200 model, and SPEC error types by status."""
+    from capi_writeback.errors import ERRORS
+
+    out: dict[int, Any] = {200: {"description": "OK", "content": {"application/json": {"model": ok}}}}
+    for status in sorted(set(statuses)):
+        types = sorted(t for t, spec in ERRORS.items() if spec.status == status)
+        out[status] = {"description": " / ".join(types) or "error",
+                       "content": {"application/json": {"model": ErrorBody}}}
+    return out

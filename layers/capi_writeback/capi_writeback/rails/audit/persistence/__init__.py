@@ -1,0 +1,1 @@
+"""Persistence of the audit trail: the protocol (`base`), DynamoDB (`dynamodb`), memory (`memory`)."""

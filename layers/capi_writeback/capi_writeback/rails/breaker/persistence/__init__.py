@@ -1,0 +1,1 @@
+"""Persistence of the breaker windows: the protocol (`base`), DynamoDB (`dynamodb`), memory (`memory`)."""

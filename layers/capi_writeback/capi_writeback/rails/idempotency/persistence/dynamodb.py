@@ -1,0 +1,161 @@
+"""The confirm ledger on IDEMPOTENCY_TABLE (Powertools' layout: `id`, `status`, `validation`,
+`data`, TTL `expiration`), plus one item per accepted batch (`<record id>#batch#<index>`, tagged
+with the record's generation). Every transition is one conditional write."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from capi_writeback.rails.idempotency.persistence.base import IN_PROGRESS, LedgerRecord
+from capi_writeback.store._dynamo import Backend, batch_get, is_condition_failure, num, pack, unpack
+
+MAX_RESULT_BYTES = 350_000  # a DynamoDB item holds 400 KB; leave room for the other attributes
+_NAMES = {"#status": "status", "#owner": "owner", "#exp": "expiration"}
+
+
+def _item(record: LedgerRecord) -> dict[str, Any]:
+    return {
+        "id": {"S": record.id},
+        "profile_id": {"S": record.profile_id},
+        "idempotency_key": {"S": record.idempotency_key},
+        "validation": {"S": record.payload_hash},
+        "batch_count": num(record.batch_count),
+        "status": {"S": record.status},
+        "owner": {"S": record.owner},
+        "generation": {"S": record.generation},
+        "lease_expires_at": num(record.lease_expires_at),
+        "expiration": num(int(record.expiration)),
+        "attempts": num(record.attempts),
+    }
+
+
+def _record(item: Mapping[str, Any]) -> LedgerRecord:
+    return LedgerRecord(
+        id=item["id"]["S"],
+        profile_id=item["profile_id"]["S"],
+        idempotency_key=item["idempotency_key"]["S"],
+        payload_hash=item["validation"]["S"],
+        batch_count=int(item["batch_count"]["N"]),
+        status=item["status"]["S"],
+        owner=item["owner"]["S"],
+        generation=item["generation"]["S"],
+        lease_expires_at=float(item["lease_expires_at"]["N"]),
+        expiration=float(item["expiration"]["N"]),
+        attempts=int(item.get("attempts", {"N": "1"})["N"]),
+        last_status=item["last_status"]["S"] if "last_status" in item else None,
+        result=unpack(item["data"]["B"]) if "data" in item else None,
+    )
+
+
+def _batch_id(record_id: str, index: int) -> str:
+    return f"{record_id}#batch#{index}"
+
+
+class DynamoLedgerStore(Backend):
+    """LedgerStore on IDEMPOTENCY_TABLE."""
+
+    env_var = "IDEMPOTENCY_TABLE"
+
+    def create(self, record: LedgerRecord, now: float) -> LedgerRecord | None:
+        try:
+            self.ddb.put_item(
+                TableName=self.table, Item=_item(record),
+                ConditionExpression="attribute_not_exists(#id) OR #exp <= :now",
+                ExpressionAttributeNames={"#id": "id", "#exp": "expiration"},
+                ExpressionAttributeValues={":now": num(int(now))},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return None
+        except Exception as exc:
+            if not is_condition_failure(exc):
+                raise
+            old = getattr(exc, "response", {}).get("Item")
+        if not old:  # pragma: no cover - DynamoDB always returns ALL_OLD here; be safe anyway
+            old = self.ddb.get_item(TableName=self.table, Key={"id": {"S": record.id}},
+                                    ConsistentRead=True).get("Item")
+            if not old:
+                return self.create(record, now)
+        return _record(old)
+
+    def get(self, record_id: str, now: float) -> LedgerRecord | None:
+        item = self.ddb.get_item(TableName=self.table, Key={"id": {"S": record_id}},
+                                 ConsistentRead=True).get("Item")
+        record = _record(item) if item else None
+        return record if record is not None and record.expiration > now else None  # TTL may lag
+
+    def take_over(self, record: LedgerRecord, owner: str, lease_expires_at: float,
+                  expiration: float) -> LedgerRecord | None:
+        try:
+            response = self.ddb.update_item(
+                TableName=self.table, Key={"id": {"S": record.id}},
+                UpdateExpression="SET #status = :running, #owner = :new, lease_expires_at = :lease, "
+                                 "#exp = :exp ADD attempts :one",
+                ConditionExpression="#owner = :old AND #status = :was",
+                ExpressionAttributeNames=_NAMES,
+                ExpressionAttributeValues={
+                    ":running": {"S": IN_PROGRESS}, ":new": {"S": owner}, ":old": {"S": record.owner},
+                    ":was": {"S": record.status}, ":lease": num(lease_expires_at),
+                    ":exp": num(int(expiration)), ":one": {"N": "1"}},
+                ReturnValues="ALL_NEW")
+        except Exception as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return _record(response["Attributes"])
+
+    def add_batch(self, record_id: str, generation: str, owner: str, index: int,
+                  summary: Mapping[str, Any], lease_expires_at: float, expiration: float) -> bool:
+        # The batch item is a fact (Meta accepted it) whoever holds the lease, so it is written
+        # unconditionally; only the lease renewal depends on still being the owner.
+        self.ddb.put_item(TableName=self.table, Item={
+            "id": {"S": _batch_id(record_id, index)},
+            "generation": {"S": generation},
+            "batch_index": num(index),
+            "summary": {"B": pack(dict(summary))},
+            "expiration": num(int(expiration)),
+        })
+        try:
+            self.ddb.update_item(
+                TableName=self.table, Key={"id": {"S": record_id}},
+                UpdateExpression="SET lease_expires_at = :lease, #exp = :exp",
+                ConditionExpression="#owner = :owner AND #status = :running",
+                ExpressionAttributeNames=_NAMES,
+                ExpressionAttributeValues={":lease": num(lease_expires_at), ":exp": num(int(expiration)),
+                                           ":owner": {"S": owner}, ":running": {"S": IN_PROGRESS}})
+        except Exception as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def done_batches(self, record_id: str, generation: str, batch_count: int,
+                     now: float) -> dict[int, dict[str, Any]]:
+        keys = [{"id": {"S": _batch_id(record_id, i)}} for i in range(batch_count)]
+        return {int(item["batch_index"]["N"]): unpack(item["summary"]["B"])
+                for item in batch_get(self.ddb, self.table, keys)
+                if item["generation"]["S"] == generation and float(item["expiration"]["N"]) > now}
+
+    def close(self, record_id: str, owner: str, status: str, last_status: str,
+              result: Mapping[str, Any] | None, expiration: float) -> bool:
+        names = dict(_NAMES)
+        values: dict[str, Any] = {":status": {"S": status}, ":last": {"S": last_status},
+                                  ":exp": num(int(expiration)), ":owner": {"S": owner},
+                                  ":running": {"S": IN_PROGRESS}}
+        update = "SET #status = :status, last_status = :last, #exp = :exp"
+        if result is not None:
+            blob = pack(dict(result))
+            if len(blob) > MAX_RESULT_BYTES:
+                raise ValueError(f"confirm result too large to store ({len(blob)} bytes compressed)")
+            values[":data"] = {"B": blob}
+            update += ", #data = :data"
+            names["#data"] = "data"
+        try:
+            self.ddb.update_item(
+                TableName=self.table, Key={"id": {"S": record_id}}, UpdateExpression=update,
+                ConditionExpression="#owner = :owner AND #status = :running",
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        except Exception as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True

@@ -1,0 +1,79 @@
+"""The confirm ledger in memory: the semantics of `dynamodb.py` under one lock (logic tests, local
+tools that need no AWS)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from capi_writeback.rails.idempotency.persistence.base import IN_PROGRESS, LedgerRecord
+from capi_writeback.store._memory import json_copy
+
+
+class MemoryLedgerStore:
+    """LedgerStore in a dict."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.records: dict[str, LedgerRecord] = {}
+        self.batches: dict[tuple[str, int], tuple[str, float, dict[str, Any]]] = {}
+
+    def create(self, record: LedgerRecord, now: float) -> LedgerRecord | None:
+        with self._lock:
+            old = self.records.get(record.id)
+            if old is not None and old.expiration > now:
+                return old
+            self.records[record.id] = record
+            return None
+
+    def get(self, record_id: str, now: float) -> LedgerRecord | None:
+        with self._lock:
+            record = self.records.get(record_id)
+            return record if record is not None and record.expiration > now else None
+
+    def take_over(self, record: LedgerRecord, owner: str, lease_expires_at: float,
+                  expiration: float) -> LedgerRecord | None:
+        with self._lock:
+            current = self.records.get(record.id)
+            if current is None or current.owner != record.owner or current.status != record.status:
+                return None
+            new = dataclasses.replace(current, status=IN_PROGRESS, owner=owner,
+                                      lease_expires_at=lease_expires_at, expiration=expiration,
+                                      attempts=current.attempts + 1)
+            self.records[record.id] = new
+            return new
+
+    def add_batch(self, record_id: str, generation: str, owner: str, index: int,
+                  summary: Mapping[str, Any], lease_expires_at: float, expiration: float) -> bool:
+        with self._lock:
+            self.batches[(record_id, index)] = (generation, expiration, json_copy(dict(summary)))
+            current = self.records.get(record_id)
+            if current is None or current.owner != owner or current.status != IN_PROGRESS:
+                return False
+            self.records[record_id] = dataclasses.replace(current, lease_expires_at=lease_expires_at,
+                                                          expiration=expiration)
+            return True
+
+    def done_batches(self, record_id: str, generation: str, batch_count: int,
+                     now: float) -> dict[int, dict[str, Any]]:
+        with self._lock:
+            done: dict[int, dict[str, Any]] = {}
+            for index in range(batch_count):
+                entry = self.batches.get((record_id, index))
+                if entry is not None and entry[0] == generation and entry[1] > now:
+                    done[index] = json_copy(entry[2])
+            return done
+
+    def close(self, record_id: str, owner: str, status: str, last_status: str,
+              result: Mapping[str, Any] | None, expiration: float) -> bool:
+        stored = json_copy(dict(result)) if result is not None else None
+        with self._lock:
+            current = self.records.get(record_id)
+            if current is None or current.owner != owner or current.status != IN_PROGRESS:
+                return False
+            self.records[record_id] = dataclasses.replace(
+                current, status=status, last_status=last_status, expiration=expiration,
+                result=stored if stored is not None else current.result)
+            return True

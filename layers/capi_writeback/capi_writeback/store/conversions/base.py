@@ -1,0 +1,38 @@
+"""The conversion store's protocol and the one rule both backends apply to a row's key and time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Protocol
+
+TTL_SECONDS = 90 * 86400  # stored rows outlive Meta's longest window (62 days, physical_store)
+
+
+class ConversionStore(Protocol):
+    """Stored conversion rows (already normalized and hashed: no raw PII)."""
+
+    def put_rows(self, profile_id: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Upsert rows by conversion_id (the last of a repeated id wins); the number written."""
+
+    def query(self, profile_id: str, start: float, end: float,
+              outcome_types: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Rows with start <= occurred_at <= end (and outcome_type in `outcome_types` if given),
+        oldest first."""
+
+
+def conversion_id_of(row: Mapping[str, Any]) -> str:
+    """The row's key; ValueError when it has none (rows come from `rows.prepare_for_storage`)."""
+    conversion_id = row.get("conversion_id")
+    if not isinstance(conversion_id, str | int) or isinstance(conversion_id, bool) \
+            or str(conversion_id) == "":
+        raise ValueError("every stored row needs a conversion_id")
+    return str(conversion_id)
+
+
+def occurred_at_seconds(value: Any) -> float:
+    """A stored row's occurred_at: unix seconds, as `rows.prepare_for_storage` leaves it (parsing
+    other forms is the job of rows.py, in one place)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("a stored row's occurred_at must be unix seconds (use rows.prepare_for_storage)")
+    return float(value)

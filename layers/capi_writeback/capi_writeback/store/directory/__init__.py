@@ -1,0 +1,2 @@
+"""Workspaces, members, API tokens and profiles: the protocol (`base`), DynamoDB (`dynamodb`),
+memory (`memory`)."""

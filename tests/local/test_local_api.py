@@ -18,8 +18,8 @@ def _forget_cached_aws() -> None:
     """The layer keeps one AWS client (and cached secrets) per process: earlier tests in this
     process pointed them at other moto instances."""
     from aws_lambda_powertools.utilities import parameters
-    from capi_writeback.flow import set_default_services
     from capi_writeback import store
+    from capi_writeback.flow import set_default_services
 
     store.reset_client()
     set_default_services(None)

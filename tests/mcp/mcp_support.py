@@ -27,8 +27,8 @@ _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopba
 def fresh_layer_state() -> None:
     """The layer caches clients, secrets and services per process: forget them around a stack."""
     from aws_lambda_powertools.utilities import parameters
-    from capi_writeback.flow import set_default_services
     from capi_writeback import store
+    from capi_writeback.flow import set_default_services
 
     store.reset_client()
     set_default_services(None)

@@ -4,7 +4,7 @@ from capi_writeback import flow
 from capi_writeback.api.app import make_handler
 from capi_writeback.api.direct import Direct
 from capi_writeback.api.routes import writeback
-from capi_writeback.contracts import ConfirmRequest, ConfirmResponse
+from capi_writeback.contracts.writeback import ConfirmRequest, ConfirmResponse
 
 lambda_handler = make_handler(writeback.CONFIRM,
                               direct=Direct(ConfirmRequest, flow.confirm, ConfirmResponse))

@@ -4,7 +4,7 @@ from capi_writeback import flow
 from capi_writeback.api.app import make_handler
 from capi_writeback.api.direct import Direct
 from capi_writeback.api.routes import writeback
-from capi_writeback.contracts import DryRunRequest, DryRunResponse
+from capi_writeback.contracts.writeback import DryRunRequest, DryRunResponse
 
 lambda_handler = make_handler(writeback.DRY_RUN,
                               direct=Direct(DryRunRequest, flow.dry_run, DryRunResponse))

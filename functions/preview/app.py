@@ -4,7 +4,7 @@ from capi_writeback import flow
 from capi_writeback.api.app import make_handler
 from capi_writeback.api.direct import Direct
 from capi_writeback.api.routes import writeback
-from capi_writeback.contracts import PreviewRequest, PreviewResponse
+from capi_writeback.contracts.writeback import PreviewRequest, PreviewResponse
 
 lambda_handler = make_handler(writeback.PREVIEW,
                               direct=Direct(PreviewRequest, flow.preview, PreviewResponse))

@@ -13,7 +13,7 @@ from capi_writeback.api.app import make_handler
 from capi_writeback.api.docs import docs_handler
 from capi_writeback.api.routes import all_routers, audit, conversions, writeback
 from capi_writeback.api.routes.operation import OperationRouter, ProfileId
-from capi_writeback.contracts import PreviewRequest
+from capi_writeback.contracts.writeback import PreviewRequest
 
 from tests.lambdas.conftest import ROUTES, Env, LambdaContext, conversion_rows, load_handler, proxy_event
 

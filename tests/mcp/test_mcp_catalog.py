@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from capi_writeback.contracts import ConfirmRequest, DryRunRequest
+from capi_writeback.contracts.writeback import ConfirmRequest, DryRunRequest
 from capi_writeback_local.local_api import LocalApi
 from jsonschema import Draft202012Validator
 from mcp.types import Tool

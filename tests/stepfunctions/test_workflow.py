@@ -24,7 +24,7 @@ def _entered(world: World, execution_arn: str) -> list[str]:
 def _store(seed: Any, count: int) -> None:
     """Store conversions the way the API does (hashed at ingest), for a stored selection."""
     from capi_writeback.auth import Principal
-    from capi_writeback.contracts import StoreConversionsRequest
+    from capi_writeback.contracts.writeback import StoreConversionsRequest
     from capi_writeback.flow import Call, store_conversions
 
     principal = Principal(workspace_id=seed.workspace_id, user_id=seed.user_id,

@@ -27,8 +27,9 @@ STEP_MODELS: dict[str, type[BaseModel]] = {
     "dry_run": layer.DryRunRequest,
     "confirm": layer.ConfirmRequest,
 }
-# Same constraint as the HTTP API's {profile_id} path parameter (api/routes.py ProfileId).
-ProfileId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
+# The same constraint as the HTTP API's {profile_id} path parameter.
+ProfileId = Annotated[str, Field(min_length=1, max_length=layer.PROFILE_ID_MAX_LENGTH,
+                                 pattern=layer.PROFILE_ID_PATTERN,
                                  description="The profile (one tracked business/site) to act on.")]
 AUDIT_DEFAULT_LIMIT = 25  # as GET .../writeback/audit
 MAX_CURSOR = 2048

@@ -12,7 +12,8 @@ from capi_writeback import flow
 from capi_writeback import observability as obs
 from capi_writeback.api.errors import validation_details
 from capi_writeback.auth import Principal
-from capi_writeback.contracts import (
+from capi_writeback.contracts.common import PROFILE_ID_MAX_LENGTH, PROFILE_ID_PATTERN
+from capi_writeback.contracts.writeback import (
     AuditPage,
     ConfirmRequest,
     ConfirmResponse,
@@ -29,6 +30,8 @@ from capi_writeback.flow.audit import MAX_AUDIT_PAGE
 
 __all__ = [
     "MAX_AUDIT_PAGE",
+    "PROFILE_ID_MAX_LENGTH",
+    "PROFILE_ID_PATTERN",
     "ApiError",
     "AuditPage",
     "Call",

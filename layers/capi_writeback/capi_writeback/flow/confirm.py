@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from capi_writeback import observability as obs
-from capi_writeback.contracts import ConfirmRequest
+from capi_writeback.contracts.writeback import ConfirmRequest
 from capi_writeback.exceptions import IdempotencyKeyRequired
 from capi_writeback.flow import sending
 from capi_writeback.flow.selection import Built, build

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from capi_writeback.auth import WRITER_ROLES, check_access
-from capi_writeback.contracts import StoreConversionsRequest
+from capi_writeback.contracts.writeback import StoreConversionsRequest
 from capi_writeback.flow.selection import profile_settings
 from capi_writeback.flow.services import Services, default_services
 from capi_writeback.flow.trail import Call

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from capi_writeback.contracts import DryRunRequest
+from capi_writeback.contracts.writeback import DryRunRequest
 from capi_writeback.exceptions import TestEventCodeRequired
 from capi_writeback.flow import sending
 from capi_writeback.flow.selection import build

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from capi_writeback.contracts import PreviewRequest
+from capi_writeback.contracts.writeback import PreviewRequest
 from capi_writeback.flow.selection import build
 from capi_writeback.flow.services import Services, default_services
 from capi_writeback.flow.trail import Call, Note, audited, noted_access

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from capi_writeback.auth import Access
-from capi_writeback.contracts import Selection
+from capi_writeback.contracts.writeback import Selection
 from capi_writeback.exceptions import InvalidRequest, PayloadChanged
 from capi_writeback.flow.services import Services
 from capi_writeback.flow.trail import Note

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from capi_writeback import flow
 from capi_writeback.api.routes.operation import COMMON, OperationRouter, ProfileId, responses
-from capi_writeback.contracts import AuditPage
+from capi_writeback.contracts.writeback import AuditPage
 from capi_writeback.flow.audit import MAX_AUDIT_PAGE
 
 LIST = OperationRouter("list_audit")

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from capi_writeback import flow
 from capi_writeback.api.routes.operation import COMMON, OperationRouter, ProfileId, responses
-from capi_writeback.contracts import StoreConversionsRequest, StoreConversionsResponse
+from capi_writeback.contracts.writeback import StoreConversionsRequest, StoreConversionsResponse
 
 STORE = OperationRouter("store_conversions")
 

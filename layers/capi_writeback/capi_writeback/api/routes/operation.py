@@ -13,12 +13,12 @@ from pydantic import BaseModel
 
 from capi_writeback.api.request import deadline_of
 from capi_writeback.auth import Principal
-from capi_writeback.contracts import ErrorBody
+from capi_writeback.contracts.common import PROFILE_ID_MAX_LENGTH, PROFILE_ID_PATTERN, ErrorBody
 from capi_writeback.flow import Call, default_services
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ProfileId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
+ProfileId = Annotated[str, Path(min_length=1, max_length=PROFILE_ID_MAX_LENGTH, pattern=PROFILE_ID_PATTERN,
                                 description="The profile (one tracked business/site).")]
 COMMON = (401, 403, 404, 409, 422, 500)
 

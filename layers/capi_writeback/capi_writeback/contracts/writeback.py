@@ -1,9 +1,6 @@
-"""The request and response models of every operation (SPEC §3): the contract shared by the
-boundaries (`api/`, Step Functions, MCP) and the flow, which sits below all of them.
-
-They also generate the OpenAPI document. Request models reject unknown fields, so a typo such as
-`idempotencyKey` is a VALIDATION_ERROR naming the field instead of a silently ignored option.
-Direct (Step Functions) invocations are validated by the same models.
+"""The write-back operations (SPEC §3): selection, preview, dry-run, confirm, storing conversions,
+the audit trail and the breaker reset. Direct (Step Functions) invocations are validated by the same
+request models, and the OpenAPI document is generated from them.
 """
 
 from __future__ import annotations
@@ -12,7 +9,9 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from capi_writeback.contracts.common import Model, Strict
 
 MAX_INLINE_ROWS = 100_000
 MAX_STORE_ROWS = 1_000
@@ -20,18 +19,7 @@ PREVIEW_ID_PATTERN = r"^pv_[0-9a-f]{32}$"
 _PRINTABLE = re.compile(r"^[\x21-\x7e][\x20-\x7e]*$")
 
 
-class _Model(BaseModel):
-    """Schemas are built on first use: each Lambda uses a few of these models, and building the
-    others at import would only lengthen its cold start."""
-
-    model_config = ConfigDict(defer_build=True)
-
-
-class _Strict(_Model):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-
-class Window(_Strict):
+class Window(Strict):
     """A time window; ISO-8601 with a timezone (UTC assumed when none is given)."""
 
     start: datetime
@@ -57,7 +45,7 @@ class Window(_Strict):
 Row = dict[str, Any]
 
 
-class Selection(_Strict):
+class Selection(Strict):
     """SPEC §3.1: stored conversions (outcome types + last_days or window) or inline rows."""
 
     outcome_types: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(
@@ -111,7 +99,7 @@ class ConfirmRequest(Selection):
         return value
 
 
-class StoreConversionsRequest(_Strict):
+class StoreConversionsRequest(Strict):
     """Body of POST .../conversions."""
 
     rows: Annotated[list[Row], Field(min_length=1, max_length=MAX_STORE_ROWS)]
@@ -119,18 +107,18 @@ class StoreConversionsRequest(_Strict):
 
 # ---- responses ---------------------------------------------------------------------------------
 
-class SkippedItem(_Model):
+class SkippedItem(Model):
     conversion_id: str | None = None
     reason: str
     detail: str | None = None
 
 
-class WindowOut(_Model):
+class WindowOut(Model):
     start: str | None = None
     end: str | None = None
 
 
-class PreviewResponse(_Model):
+class PreviewResponse(Model):
     operation: Literal["preview"] = "preview"
     request_id: str | None = None
     preview_id: str
@@ -145,7 +133,7 @@ class PreviewResponse(_Model):
     warnings: list[str]
 
 
-class DryRunResponse(_Model):
+class DryRunResponse(Model):
     operation: Literal["dry_run"] = "dry_run"
     request_id: str | None = None
     preview_id: str
@@ -162,7 +150,7 @@ class DryRunResponse(_Model):
     skipped_count: int = 0
 
 
-class BatchOut(_Model):
+class BatchOut(Model):
     index: int
     event_count: int
     events_received: int
@@ -172,7 +160,7 @@ class BatchOut(_Model):
     error: dict[str, Any] | None = None
 
 
-class ConfirmResponse(_Model):
+class ConfirmResponse(Model):
     operation: Literal["confirm"] = "confirm"
     request_id: str | None = None
     idempotency_key: str
@@ -188,40 +176,25 @@ class ConfirmResponse(_Model):
     skipped_count: int = 0
 
 
-class RejectedRow(_Model):
+class RejectedRow(Model):
     index: int
     conversion_id: str | None = None
     reason: str
     detail: str | None = None
 
 
-class StoreConversionsResponse(_Model):
+class StoreConversionsResponse(Model):
     stored: int
     rejected: list[RejectedRow]
 
 
-class AuditPage(_Model):
+class AuditPage(Model):
     items: list[dict[str, Any]]
     next: str | None = None
 
 
-class BreakerResetResponse(_Model):
+class BreakerResetResponse(Model):
     operation: Literal["breaker_reset"] = "breaker_reset"
     request_id: str | None = None
     profile_id: str
     breaker: Literal["closed"] = "closed"
-
-
-class ErrorDetail(_Model):
-    type: str
-    message: str
-    fix: str
-    request_id: str | None = None
-    details: Any = None
-    retry_after: int | None = None
-
-
-class ErrorBody(_Model):
-    """Every refusal (SPEC §3.3)."""
-
-    error: ErrorDetail

@@ -144,6 +144,30 @@ def test_directory_round_trip(directory: Any, clock: ManualClock) -> None:
     assert directory.get_token("f" * 64) is None  # expired: absent even though moto keeps it
 
 
+def test_directory_lists_a_workspaces_profiles_only(directory: Any) -> None:
+    """whoami and the admin API list a workspace's profiles: a Query on the by_workspace index,
+    every page, sorted by profile id, never another workspace's."""
+    for i in range(30):
+        directory.put_profile(f"pr{i:02d}", workspace_id="ws1", name=f"Shop {i}")
+    directory.put_profile("other", workspace_id="ws2", name="Theirs")
+    listed = directory.list_profiles("ws1")
+    assert [p["profile_id"] for p in listed] == [f"pr{i:02d}" for i in range(30)]
+    assert all(p["workspace_id"] == "ws1" for p in listed) and listed[3]["name"] == "Shop 3"
+    assert [p["profile_id"] for p in directory.list_profiles("ws2")] == ["other"]
+    assert directory.list_profiles("ws-none") == []
+
+
+def test_dynamodb_lists_profiles_with_a_paginated_query(aws: dict[str, str], calls: Any) -> None:
+    directory = DynamoDirectoryStore(page_size=4)
+    for i in range(9):
+        directory.put_profile(f"pr{i}", workspace_id="ws1", name="Shop")
+    calls.calls.clear()
+    assert len(directory.list_profiles("ws1")) == 9
+    queries = [body for op, _t, body in calls.calls if op == "Query"]
+    assert [q["IndexName"] for q in queries] == ["by_workspace"] * 3  # 4 + 4 + 1: every page
+    assert calls.count("Scan") == 0
+
+
 def test_directory_never_stores_a_raw_token(directory: Any) -> None:
     with pytest.raises(ValueError):
         directory.put_token("raw-bearer-token", workspace_id="ws1", user_id="u1", scopes=[], expires_at=1)

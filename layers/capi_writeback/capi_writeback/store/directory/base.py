@@ -19,6 +19,10 @@ class DirectoryReader(Protocol):
 
     def get_profile(self, profile_id: str) -> dict[str, Any] | None: ...
 
+    def list_profiles(self, workspace_id: str) -> list[dict[str, Any]]:
+        """Every profile of the workspace, by profile id."""
+        ...
+
 
 class DirectoryStore(DirectoryReader, Protocol):
     """The reads plus seeding. `put_token` takes the token's SHA-256 hex digest, never the token."""

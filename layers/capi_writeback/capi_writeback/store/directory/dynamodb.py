@@ -12,12 +12,14 @@ from capi_writeback.store.directory.base import token_item
 
 
 class DynamoDirectoryStore:
-    """DirectoryStore over the three tables (reads + seeding)."""
+    """DirectoryStore over the three tables (reads + seeding). A workspace's profiles are a Query on
+    PROFILES_TABLE's `by_workspace` index (`page_size` items a page; None: DynamoDB's 1 MB pages)."""
 
     def __init__(self, workspaces_table: str | None = None, tokens_table: str | None = None,
                  profiles_table: str | None = None, client: Any = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, page_size: int | None = None) -> None:
         self.clock = clock
+        self.page_size = page_size
         self._workspaces = Table("WORKSPACES_TABLE", workspaces_table, client)
         self._tokens = Table("TOKENS_TABLE", tokens_table, client)
         self._profiles = Table("PROFILES_TABLE", profiles_table, client)
@@ -48,6 +50,19 @@ class DynamoDirectoryStore:
 
     def get_profile(self, profile_id: str) -> dict[str, Any] | None:
         return self._get(self._profiles, {"profile_id": profile_id})
+
+    def list_profiles(self, workspace_id: str) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"Limit": self.page_size} if self.page_size else {}
+        profiles: list[dict[str, Any]] = []
+        while True:
+            response = self._profiles.ddb.query(
+                TableName=self._profiles.name, IndexName="by_workspace",
+                KeyConditionExpression="workspace_id = :w",
+                ExpressionAttributeValues={":w": {"S": workspace_id}}, **kwargs)
+            profiles.extend(deserialize(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return profiles
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def put_workspace(self, workspace_id: str, *, name: str, writeback_enabled: bool = False) -> None:
         self._put(self._workspaces, {"workspace_id": workspace_id, "sk": "SETTINGS", "name": name,

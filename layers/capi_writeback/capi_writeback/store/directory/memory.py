@@ -37,6 +37,10 @@ class MemoryDirectoryStore:
         item = self.profiles.get(profile_id)
         return json_copy_dict(item) if item else None
 
+    def list_profiles(self, workspace_id: str) -> list[dict[str, Any]]:
+        return [json_copy_dict(self.profiles[pid]) for pid in sorted(self.profiles)
+                if self.profiles[pid]["workspace_id"] == workspace_id]
+
     def put_workspace(self, workspace_id: str, *, name: str, writeback_enabled: bool = False) -> None:
         self.workspaces[(workspace_id, "SETTINGS")] = {
             "workspace_id": workspace_id, "sk": "SETTINGS", "name": name,

@@ -160,6 +160,18 @@ class EnvPatch:
         self._saved = {}
 
 
+def forget_layer_state() -> None:
+    """The layer keeps one AWS client, the default services and cached Meta secrets per process
+    (as a warm Lambda does); when the AWS they point at changes, they must be built again."""
+    from aws_lambda_powertools.utilities import parameters
+    from capi_writeback import store
+    from capi_writeback.flow import set_default_services
+
+    store.reset_client()
+    set_default_services(None)
+    parameters.clear_caches()
+
+
 class EmbeddedStack:
     """moto on 127.0.0.1 with the template's tables, as a context manager.
 
@@ -202,11 +214,13 @@ class EmbeddedStack:
         self._set_env(self.tables)
         self.env = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url,
                     "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region, **self.tables}
+        forget_layer_state()
         return self
 
     def stop(self) -> None:
         """Restore the environment and stop the server (safe to call twice)."""
         self._env.restore()
+        forget_layer_state()
         if self._server is not None:
             self._server.stop()
             self._server = None

@@ -20,7 +20,7 @@ from typing import Any
 
 from capi_writeback.events import build_events
 from capi_writeback.normalize import clear_caches
-from capi_writeback.rows import read_rows
+from capi_writeback.reading import read_rows
 from capi_writeback.settings import ProfileSettings
 
 ROWS = 50_000

@@ -23,7 +23,8 @@ from capi_writeback.mapping import event_table
 from capi_writeback.normalize import fbc_from_fbclid, hashed_user_data, normalize_currency, row_country
 from capi_writeback.normalize.currency import parse_amount
 from capi_writeback.quality import LEVELS, MatchQuality, match_quality
-from capi_writeback.rows import InvalidRow, Rejection, canonical_row, row_identity, unknown_keys
+from capi_writeback.reading import InvalidRow
+from capi_writeback.rows import Rejection, canonical_row, row_identity, unknown_keys
 from capi_writeback.settings import ProfileSettings
 from capi_writeback.validate import (
     Problem,

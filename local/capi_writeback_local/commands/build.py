@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from capi_writeback.events import build_events
-from capi_writeback.rows import read_rows
+from capi_writeback.reading import read_rows
 from capi_writeback.settings import ProfileSettings
 
 

@@ -7,8 +7,9 @@ stays aligned with the input and the run goes on (SPEC §7: a bad row never stop
 CSV header that names no known column stops reading (`HeaderNotUnderstood`): every row after it
 would be skipped for a reason that hides the real problem.
 
-Sources: text (`str`, a text stream) or bytes (`bytes`, a binary stream). Bytes are decoded as
-UTF-8 one line at a time, so a line that is not UTF-8 costs that row only.
+Sources: text or bytes, whole (`str`, `bytes`) or as lines (a text or binary stream, any iterable
+of lines). Bytes are decoded as UTF-8 one line at a time, so a line that is not UTF-8 costs that
+row only.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from capi_writeback.rows import canonical_key
 
 Row = dict[str, Any]
-Source = str | bytes | IO[str] | IO[bytes]
+Source = str | bytes | Iterable[str] | Iterable[bytes]  # text, or its lines (a stream, open or binary)
 
 CSV_DELIMITERS = ",;\t|"
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
@@ -59,7 +60,7 @@ def read_rows(
     return _jsonl_rows(_stream(source, newline="\n"), source if isinstance(source, str) else None)
 
 
-def _stream(source: Source, newline: str) -> IO[str] | IO[bytes]:
+def _stream(source: Source, newline: str) -> Iterable[str] | Iterable[bytes]:
     if isinstance(source, str):
         return io.StringIO(source, newline=newline)
     return io.BytesIO(source) if isinstance(source, bytes) else source
@@ -156,7 +157,7 @@ class _TextLines:
     """The lines of a text or binary stream as text. Binary lines are decoded one at a time; a line
     that is not UTF-8 sets `bad`, so the CSV record that consumed it becomes one InvalidRow."""
 
-    def __init__(self, stream: IO[str] | IO[bytes]) -> None:
+    def __init__(self, stream: Iterable[str] | Iterable[bytes]) -> None:
         self._lines: Iterator[str | bytes] = iter(stream)
         self.bad = False
 

@@ -16,6 +16,7 @@ import hashlib
 import json
 import random
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from capi_writeback.events import build_events
@@ -52,15 +53,19 @@ UAS = ["Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Saf
 def messy_rows(count: int, seed: int = 7) -> list[dict[str, Any]]:
     """Deterministic rows as exported by real CRMs: formatted phones, mixed-case emails with spaces,
     state and country names, ZIP+4, gender words, string amounts."""
+    return list(iter_messy_rows(count, seed))
+
+
+def iter_messy_rows(count: int, seed: int = 7) -> Iterator[dict[str, Any]]:
+    """`messy_rows` one at a time (to write large files without holding them)."""
     rng = random.Random(seed)
-    rows = []
     for i in range(count):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         city, state, country = rng.choice(PLACES)
         area, exchange, line = rng.randint(201, 989), rng.randint(200, 999), rng.randint(0, 9999)
         phone = rng.choice([f"({area}) {exchange}-{line:04d}", f"+1 {area} {exchange} {line:04d}",
                             f"{area}.{exchange}.{line:04d}", f"1-{area}-{exchange}-{line:04d}"])
-        rows.append({
+        yield {
             "conversion_id": f"ord-{i:06d}",
             "outcome_type": rng.choice(OUTCOMES),
             "occurred_at": NOW - rng.randint(60, 6 * 86400),
@@ -78,8 +83,7 @@ def messy_rows(count: int, seed: int = 7) -> list[dict[str, Any]]:
             "fbp": f"fb.1.{NOW * 1000 - rng.randint(0, 10**9)}.{rng.randint(10**9, 2 * 10**9)}",
             "value": f"{rng.randint(1, 500)}.{rng.randint(0, 99):02d}",
             "currency": rng.choice(["usd", "USD"]),
-        })
-    return rows
+        }
 
 
 def floor(text: str) -> int:

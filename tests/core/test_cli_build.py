@@ -207,10 +207,12 @@ def test_a_csv_header_that_is_not_understood_exits_2_saying_so(tmp_path: Path,
     assert "a@example.com" not in err  # the first line may be data: never echo it
 
 
-def test_output_is_written_chunk_by_chunk_as_rows_are_read(tmp_path: Path) -> None:
+def test_output_is_written_chunk_by_chunk_as_rows_are_read() -> None:
     """With more rows than a chunk, the first lines are out before the input has ended."""
     import os
     import select
+
+    from capi_writeback_local.commands.build import CHUNK_ROWS
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "capi_writeback_local.cli", "build", "--now", str(NOW)],
@@ -218,7 +220,7 @@ def test_output_is_written_chunk_by_chunk_as_rows_are_read(tmp_path: Path) -> No
     assert proc.stdin is not None and proc.stdout is not None
     try:
         row = {"conversion_id": "c", "occurred_at": NOW - 60, "event_name": "Lead", "email": "a@example.com"}
-        for i in range(1500):
+        for i in range(2 * CHUNK_ROWS + 1):  # ~100 bytes a row: all of it fits in the pipe
             row["conversion_id"] = f"c{i}"
             proc.stdin.write(json.dumps(row).encode() + b"\n")
         proc.stdin.flush()
@@ -230,3 +232,25 @@ def test_output_is_written_chunk_by_chunk_as_rows_are_read(tmp_path: Path) -> No
         proc.stdout.read()
         proc.wait(timeout=60)
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("accelerated", [True, False])
+def test_lines_are_what_json_dumps_writes(accelerated: bool) -> None:
+    from capi_writeback.events import BuiltEvent, stream_events
+    from capi_writeback.reading import read_rows
+    from capi_writeback.settings import ProfileSettings
+    from capi_writeback_local.commands.build import _line, json_encoder
+
+    rows = list(read_rows((DATA / "conversions.jsonl").read_bytes()))
+    rows.append({"conversion_id": "ü\"\\\u2028", "occurred_at": NOW - 60, "event_name": "Lead",
+                 "email": "a@example.com", "order_id": "Ωmega \"quoted\"", "value": 1.5e-7})
+    encode = json_encoder(accelerated)
+    lines = [row for chunk in stream_events(rows, ProfileSettings(), NOW) for row in chunk.rows]
+    for row in lines:
+        if isinstance(row, BuiltEvent):
+            obj: dict[str, Any] = {"row": row.index, "event": row.event, "match_quality": row.match_quality,
+                                   "warnings": row.warnings}
+        else:
+            obj = {"row": row.index, "skipped": {"reason": str(row.reason), "detail": row.detail}}
+        assert _line(row, encode) == json.dumps(obj, ensure_ascii=False) + "\n"
+    assert "Ωmega" in _line(lines[-1], encode)

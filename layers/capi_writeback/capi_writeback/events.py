@@ -12,7 +12,6 @@ the same hash on any machine and with any chunk size (it pins dry-run/confirm to
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from capi_writeback.digests import DigestSet, digest64
 from capi_writeback.gc_policy import long_build
 from capi_writeback.hashing import sha256_hex
 from capi_writeback.mapping import event_table
@@ -170,8 +170,10 @@ def stream_events(
 class EventStream:
     """An iterable of `Chunk`s whose `summary` fills in as they are consumed (see `stream_events`).
 
-    Duplicate conversion_ids are found across the whole stream with 8 bytes of state per event
-    (`SeenIds`). The garbage-collector policy for long builds (`gc_policy`) holds while it runs."""
+    Duplicate conversion_ids are found across the whole stream with 8 to 16 bytes of state per event
+    (`DigestSet` of 64-bit digests: a false "seen" needs a collision, about 1 in 10^7 for a million
+    ids, and then happens the same way on every machine). The garbage-collector policy for long
+    builds (`gc_policy`) holds while it runs."""
 
     def __init__(self, rows: Iterable[Mapping[str, Any] | InvalidRow], ctx: _Context, chunk_size: int,
                  summary: BuildSummary) -> None:
@@ -191,7 +193,7 @@ class EventStream:
 
     def _chunks(self) -> Iterator[Chunk]:
         ctx, summary, size = self._ctx, self.summary, self._chunk_size
-        seen = SeenIds()
+        seen = DigestSet()
         items: list[BuiltEvent | SkippedRow] = []
         events: list[BuiltEvent] = []
         last_keys: tuple[Any, ...] = ()
@@ -223,7 +225,7 @@ class EventStream:
                     items.append(outcome)
                     continue
                 event, warnings, conversion_id = outcome
-                if not seen.add(conversion_id):
+                if not seen.add(digest64(conversion_id)):
                     items.append(SkippedRow(index, conversion_id, SkipReason.DUPLICATE_CONVERSION_ID,
                                             "an earlier row has the same conversion_id"))
                     continue
@@ -234,24 +236,6 @@ class EventStream:
                 chunk = Chunk(items, events)
                 summary.add(chunk)
                 yield chunk
-
-
-class SeenIds:
-    """The conversion_ids seen so far, as 8-byte digests (a false "seen" needs a 64-bit collision:
-    about 1 in 10^7 for a million ids)."""
-
-    __slots__ = ("_digests",)
-
-    def __init__(self) -> None:
-        self._digests: set[int] = set()
-
-    def add(self, conversion_id: str) -> bool:
-        """Remember `conversion_id`; False when it was already there."""
-        digest = int.from_bytes(hashlib.blake2b(conversion_id.encode(), digest_size=8).digest(), "little")
-        if digest in self._digests:
-            return False
-        self._digests.add(digest)
-        return True
 
 
 def _conversion_id(raw: Mapping[str, Any]) -> str | None:

@@ -83,10 +83,10 @@ class BuildSummary:
         self.event_count += len(events)
         skipped = len(chunk.rows) - len(events)
         self.skipped_count += skipped
-        names, quality, notes = self._names, self._quality, self._notes
+        self._names.update([built.event["event_name"] for built in events])
+        self._quality.update([built.match_quality for built in events])
+        notes = self._notes
         for built in events:
-            names[built.event["event_name"]] += 1
-            quality[built.match_quality] += 1
             for warning in built.warnings:
                 notes.add(warning, built.index)
         if skipped:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 MAX_BATCH_EVENTS = 1000  # Meta's limit per request (CAPI-REFERENCE); one batch of the hash definition
+_SLICE = 100  # events serialized at a time while hashing
 
 
 def canonical_json(value: Any) -> bytes:
@@ -45,10 +46,12 @@ class PayloadHasher:
 
     def update(self, events: Sequence[dict[str, Any]]) -> None:
         start, count = 0, len(events)
-        while start < count:
-            part = events[start:start + MAX_BATCH_EVENTS - self._in_batch]
-            text = canonical_json(part)  # b"[e1,...,en]"
-            self._batch.update(text[:-1] if self._in_batch == 0 else b"," + text[1:-1])
+        while start < count:  # slices of at most _SLICE events: small transient serializations
+            part = events[start:start + min(_SLICE, MAX_BATCH_EVENTS - self._in_batch)]
+            text = memoryview(canonical_json(part))  # b"[e1,...,en]"
+            if self._in_batch:
+                self._batch.update(b",")
+            self._batch.update(text[:-1] if self._in_batch == 0 else text[1:-1])
             self._in_batch += len(part)
             start += len(part)
             if self._in_batch == MAX_BATCH_EVENTS:

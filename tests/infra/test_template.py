@@ -103,7 +103,11 @@ def test_functions_share_the_one_layer() -> None:
     assert list(layers) == ["CapiWritebackLayer"]
     layer = layers["CapiWritebackLayer"]
     assert layer["Properties"]["ContentUri"] == "layers/capi_writeback/"
-    assert layer["Metadata"]["BuildMethod"] == "python3.11"
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    recipe = (ROOT / "layers/capi_writeback/Makefile").read_text()
+    assert "build-CapiWritebackLayer:" in recipe and "LAYER_PLATFORM ?= manylinux2014_aarch64" in recipe
+    assert "compileall" in recipe and "--invalidation-mode unchecked-hash" in recipe
     assert (ROOT / "layers/capi_writeback/capi_writeback/__init__.py").is_file()
     assert GLOBALS["Layers"] == [{"Ref": "CapiWritebackLayer"}]
     for logical_id, function in FUNCTIONS.items():

@@ -236,7 +236,8 @@ def test_output_is_written_chunk_by_chunk_as_rows_are_read() -> None:
 
 @pytest.mark.parametrize("accelerated", [True, False])
 def test_lines_are_what_json_dumps_writes(accelerated: bool) -> None:
-    from capi_writeback.events import BuiltEvent, stream_events
+    from capi_writeback.built import BuiltEvent
+    from capi_writeback.events import stream_events
     from capi_writeback.reading import read_rows
     from capi_writeback.settings import ProfileSettings
     from capi_writeback_local.commands.build import _line, json_encoder

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from capi_writeback import gc_policy
-from capi_writeback.events import BuiltEvent, SkippedRow, build_events, stream_events
+from capi_writeback.built import BuiltEvent, SkippedRow
+from capi_writeback.events import build_events, stream_events
 from capi_writeback.payload import payload_hash
 from capi_writeback.reading import InvalidRow
 from capi_writeback.settings import ProfileSettings

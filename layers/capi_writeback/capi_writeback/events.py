@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from capi_writeback.built import BuiltEvent, Chunk, SkippedRow
 from capi_writeback.digests import DigestSet, digest64
 from capi_writeback.gc_policy import long_build
 from capi_writeback.hashing import sha256_hex
@@ -27,7 +28,7 @@ from capi_writeback.mapping import event_table
 from capi_writeback.normalize import fbc_from_fbclid, hashed_user_data, normalize_currency, row_country
 from capi_writeback.normalize.currency import parse_amount
 from capi_writeback.payload import MAX_BATCH_EVENTS, batches
-from capi_writeback.quality import MatchQuality, match_quality
+from capi_writeback.quality import match_quality
 from capi_writeback.reading import InvalidRow
 from capi_writeback.rows import Rejection, canonical_row, row_identity, unknown_keys
 from capi_writeback.settings import ProfileSettings
@@ -47,45 +48,6 @@ from capi_writeback.validate import (
 CHUNK_ROWS = 1000
 _TEXT_CUSTOM_FIELDS = ("content_type", "content_name", "content_category", "order_id", "search_string",
                        "status")
-
-
-@dataclass(slots=True)
-class BuiltEvent:
-    """One row's event (`event` is exactly what Meta receives) with its match quality and the
-    warnings about values that were dropped. Slotted and not frozen: one is made per row, cheaply."""
-
-    index: int
-    conversion_id: str
-    event: dict[str, Any]
-    match_quality: MatchQuality
-    warnings: list[str]
-
-
-@dataclass(slots=True)
-class SkippedRow:
-    """A row that did not become an event, and why."""
-
-    index: int
-    conversion_id: str | None
-    reason: SkipReason
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """Consecutive input rows, each as its BuiltEvent or SkippedRow, in input order (`rows`), and
-    the events among them (`events`, in order: their `event`s are the next part of the payload)."""
-
-    rows: list[BuiltEvent | SkippedRow]
-    events: list[BuiltEvent]
-
-    @property
-    def skipped(self) -> list[SkippedRow]:
-        return [row for row in self.rows if type(row) is SkippedRow]
-
-    @property
-    def payload(self) -> list[dict[str, Any]]:
-        return [built.event for built in self.events]
 
 
 @dataclass(frozen=True)

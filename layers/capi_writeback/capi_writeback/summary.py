@@ -9,13 +9,11 @@ million rows keeps what a preview of ten keeps.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from capi_writeback.built import Chunk, SkippedRow
 from capi_writeback.payload import PayloadHasher
 from capi_writeback.quality import LEVELS
-
-if TYPE_CHECKING:
-    from capi_writeback.events import Chunk, SkippedRow
 
 WARNING_ROWS_SHOWN = 5
 MAX_WARNING_KINDS = 100

@@ -22,7 +22,8 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from pathlib import Path
 from typing import IO, Any
 
-from capi_writeback.events import BuiltEvent, SkippedRow, stream_events
+from capi_writeback.built import BuiltEvent, SkippedRow
+from capi_writeback.events import stream_events
 from capi_writeback.reading import HeaderNotUnderstood, read_rows
 from capi_writeback.rows import MS_THRESHOLD
 from capi_writeback.settings import ProfileSettings

@@ -1,38 +1,36 @@
 """Cold start: import time of each handler module in a fresh interpreter vs `import boto3` alone.
 
-Lambda imports the handler module on every cold start, and a SAM-built layer carries no `.pyc`
-files (and /opt is read-only, so Python cannot cache the ones it compiles). To measure that
-faithfully, this bench assembles a layer like `sam build` does: the `capi_writeback` package plus
-its runtime dependencies (from requirements.txt and their requirements, boto3 excluded because the
-runtime provides it) copied *without* bytecode into a temporary `python/` directory. Each sample is
-a new interpreter with `PYTHONDONTWRITEBYTECODE=1`, the layer and the function folder first on the
-path, and Lambda-like environment variables; it times `import app` (the handler module) or
-`import boto3`. Baseline and handlers are sampled in interleaved rounds so drift hits both, and
-the time taken is the child's CPU time (`time.process_time`), which, unlike wall time, does not
-grow when other processes compete for the cores (these machines are shared).
+Lambda imports the handler module on every cold start, and /opt is read-only, so Python cannot
+cache the bytecode of a layer that ships none. This bench measures the layer as `sam build` builds
+it: it runs the layer's own recipe (`make -C layers/capi_writeback build-CapiWritebackLayer`, the
+target SAM runs for `BuildMethod: makefile`) into a temporary ARTIFACTS_DIR, with this machine's
+wheel platform instead of arm64 (an aarch64 pydantic_core cannot be imported here); it needs PyPI,
+as `sam build` does. Each sample is a new interpreter with `PYTHONDONTWRITEBYTECODE=1`, the layer
+and the function folder first on the path, and Lambda-like environment variables; it times
+`import app` (the handler module) or `import boto3`. Baseline and handlers are sampled in
+interleaved rounds so drift hits both, and the time taken is the child's CPU time
+(`time.process_time`), which, unlike wall time, does not grow when other processes compete for
+the cores (these machines are shared).
 
-Two layer variants are measured in the same run:
-- `source`: as `sam build` ships it (every cold start compiles the layer's Python);
-- `precompiled`: the same layer after `python -m compileall --invalidation-mode unchecked-hash`
-  (bytecode shipped in the layer, valid without checking source timestamps).
-Goal: every handler's median import time <= 1.6 x the median `import boto3`.
+Two variants of the layer are measured in the same run:
+- `built`: as the recipe (and so `sam build`) ships it, with `unchecked-hash` bytecode;
+- `source`: the same layer with its bytecode removed (what a layer built without it ships: every
+  cold start compiles the layer's Python), for comparison.
+Goal: every handler's median import time <= 1.6 x the median `import boto3`, as built.
 
 The MCP function (`functions/mcp`) also has a layer of its own (`layers/mcp`: the MCP SDK, Mangum),
-assembled the same way; only its samples have that layer on the path, as only it has it on Lambda,
-so another handler that imported the SDK would fail here. Its figure is reported apart from the
-goal (the SDK's import is the price of MCP, paid by that function alone), with both layers' sizes.
+built by its own recipe the same way; only its samples have that layer on the path, as only it has it
+on Lambda, so another handler that imported the SDK would fail here. Its figure is reported apart from
+the goal (the SDK's import is the price of MCP, paid by that function alone), with both layers' sizes.
 
 Env knobs: BENCH_COLDSTART_RUNS (samples per measurement, default 7).
 """
 
 from __future__ import annotations
 
-import compileall
-import importlib.metadata as metadata
 import json
 import os
-import py_compile
-import re
+import platform
 import shutil
 import statistics
 import subprocess
@@ -40,16 +38,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from packaging.requirements import Requirement
-
 ROOT = Path(__file__).resolve().parents[1]
-LAYER_SRC = ROOT / "layers" / "capi_writeback"
-MCP_LAYER_SRC = ROOT / "layers" / "mcp"
+LAYERS = {"shared": (ROOT / "layers" / "capi_writeback", "build-CapiWritebackLayer"),
+          "mcp": (ROOT / "layers" / "mcp", "build-McpLayer")}
 MCP_HANDLER = "mcp"
 FUNCTIONS = ROOT / "functions"
 RESULTS = ROOT / "bench" / "results" / "coldstart.json"
 GOAL = 1.6
-RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath-runtime-only"}
 PROBE = (
     "import sys, time\n"
     "t = time.process_time()\n"
@@ -62,62 +57,23 @@ PROBE = (
 )
 
 
-def _requirements(lines: list[str], extras: frozenset[str] = frozenset()) -> list[tuple[str, frozenset[str]]]:
-    """(distribution name, requested extras) of requirement lines that apply here: environment
-    markers are evaluated (e.g. `exceptiongroup; python_version < "3.11"` is skipped on 3.11) and
-    `extra == "x"` lines count only when extra x was asked for (`pyjwt[crypto]` pulls cryptography)."""
-    found = []
-    for line in lines:
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        requirement = Requirement(line)
-        marker = requirement.marker
-        if marker is not None and not any(marker.evaluate({"extra": e}) for e in (extras or {""})):
-            continue
-        found.append((requirement.name, frozenset(requirement.extras)))
-    return found
-
-
-def _closure(requirements: list[tuple[str, frozenset[str]]]) -> list[metadata.Distribution]:
-    """The installed distributions needed by `requirements`, transitively, minus what the runtime has."""
-    seen: dict[str, metadata.Distribution] = {}
-    done: set[tuple[str, frozenset[str]]] = set()
-    pending = list(requirements)
-    while pending:
-        raw_name, extras = pending.pop()
-        name = re.sub(r"[-_.]+", "-", raw_name).lower()
-        if (name, extras) in done or name in RUNTIME_PROVIDED:
-            continue
-        done.add((name, extras))
-        dist = seen.get(name) or metadata.distribution(name)
-        seen[name] = dist
-        pending.extend(_requirements(dist.requires or [], extras))
-    return list(seen.values())
-
-
-def build_layer(target: Path, source: Path = LAYER_SRC, package: str = "capi_writeback") -> list[str]:
-    """Assemble the layer's `python/` dir (no bytecode); return its top-level package names."""
+def build_layer(name: str, target: Path) -> list[str]:
+    """Run layer `name`'s build recipe into `target` (its ARTIFACTS_DIR); return the layer's top-level
+    package names."""
+    source, recipe = LAYERS[name]
+    platform_tag = f"manylinux2014_{platform.machine()}"
+    subprocess.run(["make", "--no-print-directory", "-C", str(source), recipe,
+                    f"ARTIFACTS_DIR={target}", f"LAYER_PYTHON={sys.executable}",
+                    f"LAYER_PLATFORM={platform_tag}"],
+                   check=True, stdout=subprocess.DEVNULL, timeout=600)
     python_dir = target / "python"
-    python_dir.mkdir(parents=True)
-    shutil.copytree(source / package, python_dir / package,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    requirements = (source / "requirements.txt").read_text().splitlines()
-    tops = {package}
-    for dist in _closure(_requirements(requirements)):
-        for file in dist.files or []:
-            parts = Path(str(file)).parts
-            if not parts or parts[0].startswith("..") or parts[0] == "__pycache__" \
-                    or "__pycache__" in parts or str(file).endswith(".pyc") or ".dist-info" in parts[0]:
-                continue
-            source = Path(str(dist.locate_file(file)))
-            if not source.is_file():
-                continue
-            destination = python_dir / Path(str(file))
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination)
-            tops.add(parts[0].removesuffix(".py"))
-    return sorted(tops)
+    return sorted(p.name.removesuffix(".py") for p in python_dir.iterdir()
+                  if p.name not in ("__pycache__", "bin") and not p.name.endswith((".dist-info", ".data")))
+
+
+def strip_bytecode(python_dir: Path) -> None:
+    for cache in list(python_dir.rglob("__pycache__")):
+        shutil.rmtree(cache)
 
 
 def _lambda_env(layer_python: Path, function_dir: Path | None,
@@ -187,29 +143,29 @@ def main() -> None:
     handlers = sorted(p.parent.name for p in FUNCTIONS.glob("*/app.py"))
     variants: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="cwb-layer-") as tmp:
-        layer = Path(tmp) / "shared"
-        tops = build_layer(layer)
-        tops += build_layer(Path(tmp) / "mcp", MCP_LAYER_SRC, "capi_writeback_mcp")
-        python_dir, mcp_python = layer / "python", Path(tmp) / "mcp" / "python"
+        tops = sorted({*build_layer("shared", Path(tmp) / "shared"), *build_layer("mcp", Path(tmp) / "mcp")})
+        python_dir, mcp_python = Path(tmp) / "shared" / "python", Path(tmp) / "mcp" / "python"
+        for directory, package in ((python_dir, "capi_writeback"), (mcp_python, "capi_writeback_mcp")):
+            if not (directory / package / "__pycache__").is_dir():
+                raise RuntimeError(f"the {package} layer's build shipped no bytecode")
         sizes = {"shared_layer_mb": _megabytes(python_dir), "mcp_layer_mb": _megabytes(mcp_python)}
-        print(f"-- layer sizes (unzipped, source only): shared {sizes['shared_layer_mb']} MB, "
+        print(f"-- layer sizes (unzipped, as built): shared {sizes['shared_layer_mb']} MB, "
               f"mcp {sizes['mcp_layer_mb']} MB")
-        variants["source"] = _report("source (as sam build ships it)",
-                                     measure(python_dir, sorted(set(tops)), handlers, runs, mcp_python))
+        variants["built"] = _report("as built (the recipe sam build runs: unchecked-hash bytecode)",
+                                    measure(python_dir, tops, handlers, runs, mcp_python))
         for directory in (python_dir, mcp_python):
-            compileall.compile_dir(str(directory), quiet=1, workers=1,
-                                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-        variants["precompiled"] = _report("precompiled (compileall, unchecked-hash)",
-                                          measure(python_dir, sorted(set(tops)), handlers, runs, mcp_python))
+            strip_bytecode(directory)
+        variants["source"] = _report("without bytecode (for comparison)",
+                                     measure(python_dir, tops, handlers, runs, mcp_python))
     worst = {v: max(r["ratio"] for k, r in rows.items() if k not in ("boto3", MCP_HANDLER))
              for v, rows in variants.items()}
     results: dict[str, object] = {"runs": runs, "goal_ratio": GOAL, **variants, "worst_ratio": worst,
-                                  **sizes}
-    print(f"worst handler ratio: source {worst['source']:.2f}x, precompiled {worst['precompiled']:.2f}x "
-          f"(goal <= {GOAL}x)")
+                                  **sizes, "load_average_1m": round(os.getloadavg()[0], 2)}
+    print(f"worst handler ratio: as built {worst['built']:.2f}x, without bytecode {worst['source']:.2f}x "
+          f"(goal <= {GOAL}x as built); load average {os.getloadavg()[0]:.2f}")
     mcp = {v: rows[MCP_HANDLER]["ratio"] for v, rows in variants.items() if MCP_HANDLER in rows}
     if mcp:
-        print(f"mcp handler (own layer): source {mcp['source']:.2f}x, precompiled {mcp['precompiled']:.2f}x")
+        print(f"mcp handler (own layer): as built {mcp['built']:.2f}x, without bytecode {mcp['source']:.2f}x")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 

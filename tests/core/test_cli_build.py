@@ -137,3 +137,121 @@ def test_bad_settings_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture
                  "--settings", _write(tmp_path / "s.json", b"{not json")])
     out, err = capsys.readouterr()
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("now", ["nan", "inf", "-inf", "-1", "soon", "", "1763900000000"])
+def test_now_must_be_a_plausible_unix_time_in_seconds(now: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["build", "--input", str(DATA / "conversions.jsonl"), f"--now={now}"])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2 and out == ""
+    assert "--now" in err and "unix time in seconds" in err
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+@pytest.mark.parametrize(("name", "extra", "golden"), [
+    ("conversions.jsonl", [], "build-conversions.jsonl.out"),
+    ("conversions.csv", [], "build-conversions.csv.out"),
+    ("conversions.csv", ["--country", "us"], "build-conversions.csv-country-us.out"),
+])
+def test_output_is_byte_identical_to_the_reference(name: str, extra: list[str], golden: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The reference files are main's output before the streaming rewrite (issue 10): streaming
+    changes nothing a user sees."""
+    assert main(["build", "--input", str(DATA / name), "--now", str(NOW), *extra]) == 0
+    assert capsys.readouterr().out == (GOLDEN / golden).read_text("utf-8")
+
+
+def test_bad_rows_anywhere_cost_one_row_each(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = json.dumps({"conversion_id": "c", "occurred_at": NOW - 60, "event_name": "Lead",
+                       "email": "a@example.com"})
+    lines = [good.replace('"c"', f'"c{i}"').encode() for i in range(6)]
+    lines[1] = b'{"a": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    lines[2] = b'{"conversion_id": "x", "occurred_at": ' + b"9" * 5001 + b"}"
+    lines[3] = b'{"conversion_id": "\xff"}'
+    separated = {"conversion_id": "c4", "occurred_at": NOW - 60, "event_name": "Lead",
+                 "email": "a@example.com", "first_name": "Ann\u2028Marie"}
+    lines[4] = json.dumps(separated, ensure_ascii=False).encode()
+    assert "\u2028".encode() in lines[4]
+    code, out, err = run_build(capsys, "--input", _write(tmp_path / "rows.jsonl", b"\n".join(lines)),
+                               "--now", str(NOW))
+    assert code == 0 and err == ""
+    assert [line["row"] for line in out] == list(range(6))
+    assert [line.get("skipped", {}).get("reason") for line in out] == [
+        None, "INVALID_ROW", "INVALID_ROW", "INVALID_ROW", None, None]
+    assert "nested too deeply" in out[1]["skipped"]["detail"]
+    assert "too many digits" in out[2]["skipped"]["detail"]
+    assert "UTF-8" in out[3]["skipped"]["detail"]
+
+
+def test_a_huge_csv_field_costs_one_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = ("conversion_id;occurred_at;event_name;email\n"
+            f"c1;{NOW - 60};Lead;a@example.com\n"
+            f"c2;{NOW - 60};Lead;{'x' * 200_000}\n"
+            f"c3;{NOW - 60};Lead;c@example.com\n")
+    path = _write(tmp_path / "rows.csv", text.encode())
+    code, out, _ = run_build(capsys, "--input", path, "--now", str(NOW))
+    assert code == 0
+    assert [line.get("skipped", {}).get("reason") for line in out] == [None, "INVALID_ROW", None]
+
+
+def test_a_csv_header_that_is_not_understood_exits_2_saying_so(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path / "rows.csv", b"c1:a@example.com:Lead\nc2:b@example.com:Lead\n")
+    code = main(["build", "--input", path, "--now", str(NOW)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "header was not understood" in err
+    assert "a@example.com" not in err  # the first line may be data: never echo it
+
+
+def test_output_is_written_chunk_by_chunk_as_rows_are_read() -> None:
+    """With more rows than a chunk, the first lines are out before the input has ended."""
+    import os
+    import select
+
+    from capi_writeback_local.commands.build import CHUNK_ROWS
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "capi_writeback_local.cli", "build", "--now", str(NOW)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        row = {"conversion_id": "c", "occurred_at": NOW - 60, "event_name": "Lead", "email": "a@example.com"}
+        for i in range(2 * CHUNK_ROWS + 1):  # ~100 bytes a row: all of it fits in the pipe
+            row["conversion_id"] = f"c{i}"
+            proc.stdin.write(json.dumps(row).encode() + b"\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "no output while the input is still open"
+        assert json.loads(proc.stdout.readline())["row"] == 0
+    finally:
+        proc.stdin.close()
+        proc.stdout.read()
+        proc.wait(timeout=60)
+    assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("accelerated", [True, False])
+def test_lines_are_what_json_dumps_writes(accelerated: bool) -> None:
+    from capi_writeback.built import BuiltEvent
+    from capi_writeback.events import stream_events
+    from capi_writeback.reading import read_rows
+    from capi_writeback.settings import ProfileSettings
+    from capi_writeback_local.commands.build import _line, json_encoder
+
+    rows = list(read_rows((DATA / "conversions.jsonl").read_bytes()))
+    rows.append({"conversion_id": "ü\"\\\u2028", "occurred_at": NOW - 60, "event_name": "Lead",
+                 "email": "a@example.com", "order_id": "Ωmega \"quoted\"", "value": 1.5e-7})
+    encode = json_encoder(accelerated)
+    lines = [row for chunk in stream_events(rows, ProfileSettings(), NOW) for row in chunk.rows]
+    for row in lines:
+        if isinstance(row, BuiltEvent):
+            obj: dict[str, Any] = {"row": row.index, "event": row.event, "match_quality": row.match_quality,
+                                   "warnings": row.warnings}
+        else:
+            obj = {"row": row.index, "skipped": {"reason": str(row.reason), "detail": row.detail}}
+        assert _line(row, encode) == json.dumps(obj, ensure_ascii=False) + "\n"
+    assert "Ωmega" in _line(lines[-1], encode)

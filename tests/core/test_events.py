@@ -8,8 +8,9 @@ import json
 from typing import Any
 
 import pytest
-from capi_writeback.events import BuildResult, batches, build_events, event_id_for, payload_hash
+from capi_writeback.events import BuildResult, build_events, event_id_for
 from capi_writeback.hashing import is_hashed, sha256_hex
+from capi_writeback.payload import batches, payload_hash
 from capi_writeback.quality import match_quality
 from capi_writeback.rows import Rejection, prepare_for_storage
 from capi_writeback.settings import ProfileSettings
@@ -273,12 +274,21 @@ def test_batches_split_in_order_at_1000() -> None:
         batches(events, 1001)
 
 
-def test_payload_hash_is_the_canonical_serialization() -> None:
-    events = [{"b": "é", "a": [1, 2.5]}]
+def test_payload_hash_is_the_hash_of_the_canonical_batch_hashes() -> None:
+    """The definition in payload.py (and docs/architecture.md), computed independently."""
+    def digest(batch: list[dict[str, Any]]) -> bytes:
+        text = json.dumps(batch, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).digest()
+
+    events = [{"b": "é", "a": [1, 2.5], "n": i} for i in range(2001)]
+    expected = hashlib.sha256(digest(events[:1000]) + digest(events[1000:2000]) + digest(events[2000:]))
+    assert payload_hash(events) == "sha256:" + expected.hexdigest()
+    one = [{"b": "é", "a": [1, 2.5]}]
     canonical = '[{"a":[1,2.5],"b":"é"}]'.encode()
-    assert payload_hash(events) == "sha256:" + hashlib.sha256(canonical).hexdigest()
-    assert payload_hash([{"a": [1, 2.5], "b": "é"}]) == payload_hash(events)
-    assert payload_hash(events) != payload_hash([{"b": "e", "a": [1, 2.5]}])
+    assert payload_hash(one) == "sha256:" + hashlib.sha256(hashlib.sha256(canonical).digest()).hexdigest()
+    assert payload_hash([{"a": [1, 2.5], "b": "é"}]) == payload_hash(one)
+    assert payload_hash(one) != payload_hash([{"b": "e", "a": [1, 2.5]}])
+    assert payload_hash([]) == "sha256:" + hashlib.sha256(b"").hexdigest()
 
 
 def test_same_input_gives_the_same_payload_hash() -> None:

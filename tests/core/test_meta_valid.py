@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from capi_writeback.events import build_events
-from capi_writeback.rows import read_rows
+from capi_writeback.reading import read_rows
 from capi_writeback.settings import ProfileSettings
 from capi_writeback_local.meta_emulator import MetaEmulator
 

@@ -1,51 +1,11 @@
-"""Reading rows: formats, synonyms, column mapping, lists of PII values, timestamps."""
+"""Rows: synonyms, column mapping, lists of PII values, timestamps."""
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from capi_writeback.rows import InvalidRow, canonical_row, parse_occurred_at, read_rows, unknown_keys
-
-DATA = Path(__file__).resolve().parent.parent / "data"
-
-
-def test_jsonl_rows_keep_their_position_and_bad_lines_become_invalid_rows() -> None:
-    text = '{"a": 1}\n\n  \nnot json\n[1, 2]\n{"b": 2}\n'
-    rows = list(read_rows(text, "jsonl"))
-    assert rows[0] == {"a": 1}
-    assert isinstance(rows[1], InvalidRow) and "not valid JSON" in rows[1].detail
-    assert isinstance(rows[2], InvalidRow) and "must be a JSON object" in rows[2].detail
-    assert rows[3] == {"b": 2}
-    assert len(rows) == 4
-
-
-def test_jsonl_from_a_stream_and_a_json_array() -> None:
-    assert list(read_rows(io.StringIO('{"a": 1}\n{"a": 2}\n'))) == [{"a": 1}, {"a": 2}]
-    assert list(read_rows('\ufeff[{"a": 1},\n {"a": 2}]')) == [{"a": 1}, {"a": 2}]
-    assert list(read_rows(io.StringIO('[{"a": 1},\n{"a": 2}]'))) == [{"a": 1}, {"a": 2}]
-
-
-def test_csv_rows_use_the_header_and_skip_blank_lines() -> None:
-    text = "\ufeffConversion ID,Email Address,Notes\nc-1,a@example.com,x\n\nc-2,,\n"
-    assert list(read_rows(text, "csv")) == [
-        {"Conversion ID": "c-1", "Email Address": "a@example.com", "Notes": "x"},
-        {"Conversion ID": "c-2", "Email Address": "", "Notes": ""},
-    ]
-
-
-def test_unknown_format_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown row format"):
-        list(read_rows("", "xml"))
-
-
-def test_sample_files_are_readable() -> None:
-    jsonl = list(read_rows((DATA / "conversions.jsonl").read_text("utf-8")))
-    csv_rows = list(read_rows((DATA / "conversions.csv").read_text("utf-8"), "csv"))
-    assert len(jsonl) == 13 and sum(isinstance(r, InvalidRow) for r in jsonl) == 1
-    assert len(csv_rows) == 5 and all(isinstance(r, dict) for r in csv_rows)
+from capi_writeback.rows import canonical_row, parse_occurred_at, unknown_keys
 
 
 @pytest.mark.parametrize(("key", "canonical"), [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from capi_writeback.events import build_events
-from capi_writeback.rows import InvalidRow
+from capi_writeback.reading import InvalidRow
 from capi_writeback.settings import ProfileSettings
 from capi_writeback.validate import SkipReason
 

@@ -118,8 +118,11 @@ def test_functions_share_the_one_layer() -> None:
                                         ("McpLayer", "mcp", "capi_writeback_mcp")):
         layer = layers[logical_id]
         assert layer["Properties"]["ContentUri"] == f"layers/{folder}/"
-        assert layer["Metadata"]["BuildMethod"] == "python3.11"
-        assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+        assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+        recipe = (ROOT / f"layers/{folder}/Makefile").read_text()
+        assert f"build-{logical_id}:" in recipe and "LAYER_PLATFORM ?= manylinux2014_aarch64" in recipe
+        assert "compileall" in recipe and "--invalidation-mode unchecked-hash" in recipe
         assert (ROOT / f"layers/{folder}/{package}/__init__.py").is_file()
     assert GLOBALS["Layers"] == [{"Ref": "CapiWritebackLayer"}]
     for logical_id, function in FUNCTIONS.items():

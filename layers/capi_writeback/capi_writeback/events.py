@@ -1,31 +1,39 @@
-"""Rows -> Meta server events: the one function the preview, dry-run and confirm steps share.
+"""Rows -> Meta server events: the one builder the preview, dry-run, confirm and CLI share.
 
-`build_events` never raises on a row: every row becomes a `BuiltEvent` or a `SkippedRow` with a
-reason code. The payload hash is of a canonical serialization, so the same input gives the same hash
-on any machine (it pins dry-run/confirm to what was previewed).
+`stream_events` builds from an iterator of rows in bounded chunks and yields them, accumulating
+what the build adds up to (`BuildSummary`: counts, samples, warnings, payload hash) instead of
+collecting it, so memory stays flat in the number of rows (SPEC §12). `build_events` collects a
+whole stream into a `BuildResult`, for callers that want the list.
+
+No row ever makes the build raise: every row becomes a `BuiltEvent` or a `SkippedRow` with a
+reason code. The payload hash (`payload.py`) is defined over the stream, so the same input gives
+the same hash on any machine and with any chunk size (it pins dry-run/confirm to what was previewed).
 """
 
 from __future__ import annotations
 
-import gc
-import hashlib
 import json
 import math
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from capi_writeback.built import BuiltEvent, Chunk, SkippedRow
+from capi_writeback.digests import DigestSet, digest64
+from capi_writeback.gc_policy import long_build
 from capi_writeback.hashing import sha256_hex
 from capi_writeback.limits import MAX_BATCH_EVENTS
 from capi_writeback.mapping import event_table
 from capi_writeback.normalize import fbc_from_fbclid, normalize_currency
 from capi_writeback.normalize.currency import parse_amount
-from capi_writeback.quality import LEVELS, MatchQuality, match_quality
-from capi_writeback.rows import InvalidRow, Rejection, canonical_row, row_identity, unknown_keys
+from capi_writeback.payload import batches
+from capi_writeback.quality import match_quality
+from capi_writeback.reading import InvalidRow
+from capi_writeback.rows import Rejection, canonical_row, row_identity, unknown_keys
 from capi_writeback.settings import ProfileSettings
+from capi_writeback.summary import BuildSummary
 from capi_writeback.user_data import hashed_user_data, row_country
 from capi_writeback.validate import (
     Problem,
@@ -39,77 +47,39 @@ from capi_writeback.validate import (
     website_problem,
 )
 
+CHUNK_ROWS = 1000
 _TEXT_CUSTOM_FIELDS = ("content_type", "content_name", "content_category", "order_id", "search_string",
                        "status")
-_WARNING_ROWS_SHOWN = 5
-
-
-@dataclass(slots=True)
-class BuiltEvent:
-    """One row's event (`event` is exactly what Meta receives) with its match quality and the
-    warnings about values that were dropped. Slotted and not frozen: one is made per row, cheaply."""
-
-    index: int
-    conversion_id: str
-    event: dict[str, Any]
-    match_quality: MatchQuality
-    warnings: list[str]
-
-
-@dataclass(slots=True)
-class SkippedRow:
-    """A row that did not become an event, and why."""
-
-    index: int
-    conversion_id: str | None
-    reason: SkipReason
-    detail: str
 
 
 @dataclass(frozen=True)
 class BuildResult:
+    """A whole build, collected (`build_events`); `summary` is its accumulated stream summary."""
+
     events: list[BuiltEvent]
     skipped: list[SkippedRow]
     warnings: list[str]
+    summary: BuildSummary = field(repr=False, compare=False)
 
     @cached_property
     def payload(self) -> list[dict[str, Any]]:
         """The Meta server events, in input order, exactly as they are sent."""
         return [built.event for built in self.events]
 
-    @cached_property
+    @property
     def payload_hash(self) -> str:
-        return payload_hash(self.payload)
+        return self.summary.payload_hash
 
     @property
     def events_by_name(self) -> dict[str, int]:
-        return dict(sorted(Counter(b.event["event_name"] for b in self.events).items()))
+        return self.summary.events_by_name
 
     @property
     def match_quality(self) -> dict[str, int]:
-        counts = Counter(b.match_quality for b in self.events)
-        return {level: counts.get(level, 0) for level in LEVELS}
+        return self.summary.match_quality
 
     def batches(self, size: int = MAX_BATCH_EVENTS) -> list[list[dict[str, Any]]]:
         return batches(self.payload, size)
-
-
-def batches(events: list[dict[str, Any]], size: int = MAX_BATCH_EVENTS) -> list[list[dict[str, Any]]]:
-    """Consecutive slices of at most `size` (<= 1000, Meta's limit) events, in order."""
-    if not 1 <= size <= MAX_BATCH_EVENTS:
-        raise ValueError(f"batch size must be between 1 and {MAX_BATCH_EVENTS}")
-    return [events[i:i + size] for i in range(0, len(events), size)]
-
-
-def canonical_json(value: Any) -> bytes:
-    """The one serialization hashes are computed over: sorted keys, compact, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
-
-
-def payload_hash(events: list[dict[str, Any]]) -> str:
-    """`sha256:<hex>` of the canonical serialization of the events list."""
-    return "sha256:" + hashlib.sha256(canonical_json(events)).hexdigest()
 
 
 def event_id_for(conversion_id: str) -> str:
@@ -133,77 +103,103 @@ class _Context:
 def build_events(
     rows: Iterable[Mapping[str, Any] | InvalidRow], settings: ProfileSettings, now: float
 ) -> BuildResult:
-    """Build one Meta server event per usable row; skip the others with a reason.
+    """Build one Meta server event per usable row and collect them; skip the others with a reason.
 
     `now` (unix seconds) is the clock the age/future rules use; pass it explicitly so a preview and
-    its confirm agree. Duplicate conversion_ids after the first are skipped."""
-    with _cyclic_gc_paused():
-        return _build_all(rows, _Context(settings, now))
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Building keeps every event alive, so each automatic gen-2 collection rescans all of them:
-    about a quarter of the build time for 50k rows. Events are trees of dicts and lists (no
-    reference cycles), so reference counting frees everything and the collector can wait."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _build_all(rows: Iterable[Mapping[str, Any] | InvalidRow], ctx: _Context) -> BuildResult:
-    built: list[BuiltEvent] = []
+    its confirm agree. Duplicate conversion_ids after the first are skipped. Holds every event:
+    prefer `stream_events` where the rows may be many."""
+    stream = stream_events(rows, settings, now)
+    events: list[BuiltEvent] = []
     skipped: list[SkippedRow] = []
-    seen: set[str] = set()
-    notes: dict[str, list[int]] = {}
-    ignored: dict[str, list[int]] = {}  # unknown column -> rows that had it
-    last_keys: tuple[Any, ...] = ()
-    last_unknown: list[str] = []
-    for index, raw in enumerate(rows):
-        if type(raw) is not dict and not isinstance(raw, Mapping):
-            detail = raw.detail if isinstance(raw, InvalidRow) else "a row must be an object"
-            skipped.append(SkippedRow(index, None, SkipReason.INVALID_ROW, detail))
-            continue
-        keys = tuple(raw)
-        if keys != last_keys:  # rows of one export share their keys: look once per shape
-            last_keys, last_unknown = keys, unknown_keys(raw, ctx.column_mapping)
-        for key in last_unknown:
-            ignored.setdefault(str(key), []).append(index)
-        try:
-            outcome = _build_one(raw, ctx)
-        except Exception as exc:  # a bug must cost one row, not the whole preview
-            skipped.append(SkippedRow(index, _conversion_id(raw), SkipReason.INVALID_ROW,
-                                      f"could not process this row ({type(exc).__name__})"))
-            continue
-        if isinstance(outcome, SkippedRow):
-            outcome.index = index
-            skipped.append(outcome)
-            continue
-        event, warnings, conversion_id = outcome
-        if conversion_id in seen:
-            skipped.append(SkippedRow(index, conversion_id, SkipReason.DUPLICATE_CONVERSION_ID,
-                                      "an earlier row has the same conversion_id"))
-            continue
-        seen.add(conversion_id)
-        for warning in warnings:
-            notes.setdefault(warning, []).append(index)
-        built.append(BuiltEvent(index, conversion_id, event, match_quality(event["user_data"]), warnings))
-    for key, indices in ignored.items():
-        notes[f"ignored unknown column '{key[:40]}' (map it with the profile's column_mapping)"] = indices
-    return BuildResult(built, skipped, _summarize(notes))
+    with long_build():  # the collected events outlive every chunk: keep the collector off them
+        for chunk in stream:
+            events += chunk.events
+            if len(chunk.events) != len(chunk.rows):
+                skipped += chunk.skipped
+    return BuildResult(events, skipped, stream.summary.warnings, stream.summary)
 
 
-def _summarize(notes: dict[str, list[int]]) -> list[str]:
-    out = []
-    for message, indices in notes.items():
-        shown = ", ".join(str(i) for i in indices[:_WARNING_ROWS_SHOWN])
-        more = f" and {len(indices) - _WARNING_ROWS_SHOWN} more" if len(indices) > _WARNING_ROWS_SHOWN else ""
-        out.append(f"{message} (row{'s' if len(indices) > 1 else ''} {shown}{more})")
-    return out
+def stream_events(
+    rows: Iterable[Mapping[str, Any] | InvalidRow], settings: ProfileSettings, now: float, *,
+    chunk_size: int = CHUNK_ROWS, hash_payload: bool = True, samples: int = 3,
+) -> EventStream:
+    """The build of `rows` as a stream of chunks of at most `chunk_size` input rows.
+
+    Iterate it once for the chunks (each input row is in exactly one, in order); `.summary` is
+    complete when the iteration ends. Rows are read from `rows` only as the chunks are asked for."""
+    return EventStream(rows, _Context(settings, now), chunk_size,
+                       BuildSummary(samples=samples, hash_payload=hash_payload))
+
+
+class EventStream:
+    """An iterable of `Chunk`s whose `summary` fills in as they are consumed (see `stream_events`).
+
+    Duplicate conversion_ids are found across the whole stream with 8 to 16 bytes of state per event
+    (`DigestSet` of 64-bit digests: a false "seen" needs a collision, about 1 in 10^7 for a million
+    ids, and then happens the same way on every machine). The garbage-collector policy for long
+    builds (`gc_policy`) holds while it runs."""
+
+    def __init__(self, rows: Iterable[Mapping[str, Any] | InvalidRow], ctx: _Context, chunk_size: int,
+                 summary: BuildSummary) -> None:
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        self._rows = rows
+        self._ctx = ctx
+        self._chunk_size = chunk_size
+        self._started = False
+        self.summary = summary
+
+    def __iter__(self) -> Iterator[Chunk]:
+        if self._started:
+            raise RuntimeError("an event stream can be iterated only once")
+        self._started = True
+        return self._chunks()
+
+    def _chunks(self) -> Iterator[Chunk]:
+        ctx, summary, size = self._ctx, self.summary, self._chunk_size
+        seen = DigestSet()
+        items: list[BuiltEvent | SkippedRow] = []
+        events: list[BuiltEvent] = []
+        last_keys: tuple[Any, ...] = ()
+        last_unknown: list[str] = []
+        with long_build():
+            for index, raw in enumerate(self._rows):
+                if len(items) == size:
+                    chunk = Chunk(items, events)
+                    summary.add(chunk)
+                    yield chunk
+                    items, events = [], []
+                if type(raw) is not dict and not isinstance(raw, Mapping):
+                    detail = raw.detail if isinstance(raw, InvalidRow) else "a row must be an object"
+                    items.append(SkippedRow(index, None, SkipReason.INVALID_ROW, detail))
+                    continue
+                keys = tuple(raw)
+                if keys != last_keys:  # rows of one export share their keys: look once per shape
+                    last_keys, last_unknown = keys, unknown_keys(raw, ctx.column_mapping)
+                for key in last_unknown:
+                    summary.note_unknown_column(str(key), index)
+                try:
+                    outcome = _build_one(raw, ctx)
+                except Exception as exc:  # a bug must cost one row, not the whole build
+                    items.append(SkippedRow(index, _conversion_id(raw), SkipReason.INVALID_ROW,
+                                            f"could not process this row ({type(exc).__name__})"))
+                    continue
+                if isinstance(outcome, SkippedRow):
+                    outcome.index = index
+                    items.append(outcome)
+                    continue
+                event, warnings, conversion_id = outcome
+                if not seen.add(digest64(conversion_id)):
+                    items.append(SkippedRow(index, conversion_id, SkipReason.DUPLICATE_CONVERSION_ID,
+                                            "an earlier row has the same conversion_id"))
+                    continue
+                built = BuiltEvent(index, conversion_id, event, match_quality(event["user_data"]), warnings)
+                items.append(built)
+                events.append(built)
+            if items:
+                chunk = Chunk(items, events)
+                summary.add(chunk)
+                yield chunk
 
 
 def _conversion_id(raw: Mapping[str, Any]) -> str | None:

@@ -1,5 +1,5 @@
-"""Conversion rows (SPEC §4): reading JSON Lines / CSV, canonical keys (synonyms, CAPI's own keys,
-a profile column mapping), timestamps, and the hashed form a row is stored in.
+"""Conversion rows (SPEC §4): canonical keys (synonyms, CAPI's own keys, a profile column mapping),
+timestamps, and the hashed form a row is stored in (reading files of rows: `reading.py`).
 
 A stored row holds no raw PII: every hashed field is already normalized and hashed, so building an
 event from it gives the same event as building from the raw row.
@@ -7,15 +7,12 @@ event from it gives the same event as building from the raw row.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from capi_writeback import fields
 from capi_writeback.fields import HASHED_FIELDS, MULTI_VALUE_FIELDS, RAW_FIELDS, ROW_KEYS, SYNONYMS, spelling
@@ -36,79 +33,11 @@ MS_THRESHOLD = 100_000_000_000  # 1973 in ms, year 5138 in s: larger numbers are
 _MAX_UNIX = 100_000_000_000_000
 
 
-class InvalidRow(NamedTuple):
-    """An input row that could not be read as an object (bad JSON line, not an object)."""
-
-    detail: str
-
-
 class Rejection(NamedTuple):
     """A row that can never become an event, with the reason code and a human detail."""
 
     reason: SkipReason
     detail: str
-
-
-def read_rows(source: str | IO[str], fmt: str = "jsonl") -> Iterator[dict[str, Any] | InvalidRow]:
-    """Rows from JSON Lines (or one JSON array) or CSV text. Bad lines yield InvalidRow, in place,
-    so numbering stays aligned with the input; blank lines are not rows."""
-    if fmt == "csv":
-        stream = io.StringIO(source) if isinstance(source, str) else source
-        yield from _csv_rows(stream)
-        return
-    if fmt != "jsonl":
-        raise ValueError(f"unknown row format {fmt!r}: use 'jsonl' or 'csv'")
-    lines: Iterator[str] = iter(source.splitlines() if isinstance(source, str) else source)
-    for line in lines:  # up to the first row: a BOM, or a JSON array instead of lines
-        text = line.strip().lstrip("\ufeff")
-        if not text:
-            continue
-        if text.startswith("["):
-            rest = source.lstrip("\ufeff") if isinstance(source, str) else text + "\n" + "".join(lines)
-            yield from _json_array(rest)
-            return
-        yield _json_row(text)
-        break
-    loads = json.loads
-    for line in lines:
-        if not line or line.isspace():
-            continue
-        try:
-            row = loads(line)  # surrounding whitespace is fine for json
-        except json.JSONDecodeError as exc:
-            yield InvalidRow(f"not valid JSON: {exc.msg} at column {exc.pos + 1}")
-            continue
-        yield row if type(row) is dict else InvalidRow(f"a row must be a JSON object, not {_kind(row)}")
-
-
-def _json_row(text: str) -> dict[str, Any] | InvalidRow:
-    try:
-        row = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return InvalidRow(f"not valid JSON: {exc.msg} at column {exc.pos + 1}")
-    return row if isinstance(row, dict) else InvalidRow(f"a row must be a JSON object, not {_kind(row)}")
-
-
-def _json_array(text: str) -> Iterator[dict[str, Any] | InvalidRow]:
-    try:
-        rows = json.loads(text)
-    except json.JSONDecodeError as exc:
-        yield InvalidRow(f"not valid JSON: {exc.msg} at line {exc.lineno}")
-        return
-    for row in rows:
-        yield row if isinstance(row, dict) else InvalidRow(f"a row must be a JSON object, not {_kind(row)}")
-
-
-def _csv_rows(stream: IO[str]) -> Iterator[dict[str, Any] | InvalidRow]:
-    reader = csv.reader(stream)
-    header: list[str] | None = None
-    for cells in reader:
-        if not any(cell.strip() for cell in cells):
-            continue
-        if header is None:
-            header = [cell.lstrip("\ufeff").strip() for cell in cells]
-            continue
-        yield {name: cell for name, cell in zip(header, cells, strict=False) if name}
 
 
 def _kind(value: Any) -> str:

@@ -16,7 +16,7 @@ from capi_writeback.contracts.common import Model, Strict
 MAX_INLINE_ROWS = 100_000
 MAX_STORE_ROWS = 1_000
 PREVIEW_ID_PATTERN = r"^pv_[0-9a-f]{32}$"
-_PRINTABLE = re.compile(r"^[\x21-\x7e][\x20-\x7e]*$")
+_PRINTABLE = re.compile(r"[\x21-\x7e][\x20-\x7e]*")  # fullmatch: `$` also matches before "\n"
 
 
 class Window(Strict):
@@ -94,7 +94,7 @@ class ConfirmRequest(Selection):
     @field_validator("idempotency_key")
     @classmethod
     def _printable(cls, value: str | None) -> str | None:
-        if value and not _PRINTABLE.match(value):
+        if value and not _PRINTABLE.fullmatch(value):
             raise ValueError("idempotency_key must be printable ASCII without leading blanks")
         return value
 

@@ -27,8 +27,9 @@ WHOLE_BODY = -1
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _ESCAPE = re.compile(r"\\.", re.DOTALL)  # \\, \" ...: one escape, two characters
-_STRING = re.compile(r'"[^"]*"')  # once escapes are gone, a JSON string holds no quote
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_NOT_SYNTAX = bytes(set(range(256)) - set(b'"[]{}'))  # all bytes but quotes and brackets
+_STRING = re.compile(rb'"[^"]*"')  # once escapes are gone, a JSON string holds no quote
+_OPENING = frozenset(b"[{")
 _BOMS = ((b"\xef\xbb\xbf", "a UTF-8 byte order mark"), (b"\xff\xfe", "a UTF-16 byte order mark"),
          (b"\xfe\xff", "a UTF-16 byte order mark"))
 _UTF8_FIX = "send the JSON encoded as UTF-8, without a byte order mark"
@@ -103,19 +104,24 @@ def json_body(text: str) -> Any:
 def nesting_depth(text: str) -> int:
     """How deeply arrays and objects nest in JSON `text` (0 for a scalar), without parsing it: the
     parser recurses once per level and stops with a RecursionError near 1,000. Linear, in C: escapes
-    then strings are cut out, and only the brackets are walked. For text that is not JSON, the
-    depth of its longest valid prefix is never underestimated (the parser stops at the first error)."""
-    return _walk(_NOT_BRACKET.sub("", _STRING.sub("", _ESCAPE.sub("", text))))
+    go, then everything but quotes and brackets, then strings (now pairs of quotes around brackets
+    or nothing), and only the brackets left are walked. For text that is not JSON, the depth of its
+    longest valid prefix is never underestimated (the parser stops at the first error)."""
+    text = _ESCAPE.sub("", text) if "\\" in text else text
+    syntax = text.encode("utf-8", "surrogatepass").translate(None, _NOT_SYNTAX)
+    # Two adjacent quotes are an empty string or join two strings over an empty gap: either way no
+    # bracket changes sides, and the few strings left hold brackets.
+    return _walk(_STRING.sub(b"", syntax.replace(b'""', b"")))
 
 
-def _walk(brackets: str) -> int:
+def _walk(brackets: bytes) -> int:
     depth = deepest = 0
     for char in brackets:
-        if char in "[{":
+        if char in _OPENING:
             depth += 1
             if depth > deepest:
                 deepest = depth
-        elif char in "]}":
+        else:
             depth -= 1
     return deepest
 

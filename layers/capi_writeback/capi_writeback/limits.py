@@ -13,10 +13,10 @@ MAX_BATCH_EVENTS = 1000
 """Meta accepts at most 1,000 events per request; a larger request is refused whole."""
 
 MAX_JSON_DEPTH = 32
-"""How deeply arrays and objects may nest in a request body (the body itself is level 1). A stored
-row sits two levels below the body (`{"rows": [row]}`), so its own values nest at most 30 deep:
-within DynamoDB's 32 levels, far from Python's recursion limit, and deeper than any conversion row
-needs (`contents` items are level 5). Checked once, when the body is parsed."""
+"""How deeply arrays and objects may nest in a request body (the body itself is level 1): deeper
+than any request needs (a row's `contents` items are level 5), DynamoDB's own limit for a nested
+item, and far from Python's recursion limit, which every recursive step after parsing (validation,
+hashing, serialization) would otherwise meet near 1,000. Checked once, when the body is parsed."""
 
 MAX_AMOUNT = 10 ** 15
 """The largest money amount (`value`, `predicted_ltv`, a content's `item_price`): every whole amount

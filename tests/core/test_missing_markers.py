@@ -40,8 +40,8 @@ def test_a_missing_marker_is_no_value_of_an_unhashed_field(field: str, marker: s
 @pytest.mark.parametrize("marker", MARKERS)
 def test_markers_in_a_list_are_skipped_and_the_real_values_kept(marker: str) -> None:
     warnings: list[str] = []
-    user_data = hashed_user_data({"first_name": [marker, "Ada"], "external_id": f'["{marker.strip()}", "c-1"]'},
-                                 None, warnings)
+    row = {"first_name": [marker, "Ada"], "external_id": f'["{marker.strip()}", "c-1"]'}
+    user_data = hashed_user_data(row, None, warnings)
     assert user_data == {"fn": [sha256_hex("ada")], "external_id": [sha256_hex("c-1")]}
     assert warnings == []
 

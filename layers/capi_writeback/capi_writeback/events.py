@@ -11,6 +11,7 @@ import gc
 import hashlib
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -42,6 +43,9 @@ from capi_writeback.validate import (
 _TEXT_CUSTOM_FIELDS = ("content_type", "content_name", "content_category", "order_id", "search_string",
                        "status")
 _WARNING_ROWS_SHOWN = 5
+# An unknown key is named in a warning only when it is spelled like a column name: a key may be data
+# (an email address used as a key), and warnings reach logs and stored results.
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9 _.-]{0,39}")
 
 
 @dataclass(slots=True)
@@ -192,8 +196,16 @@ def _build_all(rows: Iterable[Mapping[str, Any] | InvalidRow], ctx: _Context) ->
         for warning in warnings:
             notes.setdefault(warning, []).append(index)
         built.append(BuiltEvent(index, conversion_id, event, match_quality(event["user_data"]), warnings))
+    unnamed: set[int] = set()
     for key, indices in ignored.items():
-        notes[f"ignored unknown column '{key[:40]}' (map it with the profile's column_mapping)"] = indices
+        if _COLUMN_NAME.fullmatch(key):
+            notes[f"ignored unknown column '{key}' (map it with the profile's column_mapping)"] = indices
+        else:
+            unnamed.update(indices)
+    if unnamed:
+        count = sum(1 for key in ignored if not _COLUMN_NAME.fullmatch(key))
+        notes[f"ignored {count} unknown column{'s' if count > 1 else ''} whose names look like data, not "
+              "column names (not shown)"] = sorted(unnamed)
     return BuildResult(built, skipped, _summarize(notes))
 
 

@@ -54,7 +54,7 @@ def action_source_problem(action_source: str) -> Problem | None:
     if action_source in ACTION_SOURCES:
         return None
     return Problem(SkipReason.INVALID_ACTION_SOURCE,
-                   f"action_source '{action_source[:40]}' is not one of {', '.join(sorted(ACTION_SOURCES))}")
+                   f"action_source is not one of {', '.join(sorted(ACTION_SOURCES))}")
 
 
 def event_time_problem(event_time: int, now: float, action_source: str) -> Problem | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import urllib.parse
 from dataclasses import dataclass
@@ -27,10 +28,8 @@ def send(base_url: str, method: str, path: str, body: bytes | None, headers: dic
             connection.putheader(name, value)
         connection.endheaders()
         if body:
-            try:
-                connection.send(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # refused before it was read: the answer is still there
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                connection.send(body)  # refused before it is all read: the answer is still there
         response = connection.getresponse()
         return Answer(response.status, dict(response.getheaders()), response.read())
     finally:

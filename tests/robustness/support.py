@@ -84,7 +84,8 @@ def hostile_bodies(row: Mapping[str, Any]) -> Iterator[Hostile]:
     yield Hostile("nested 100,000 deep", _nested(100_000).encode())
     yield Hostile("nested in a row", text.replace("}]", ', "contents": ' + _nested(999) + "}]").encode())
     yield Hostile("5,000-digit integer", text.replace("}]", ', "value": ' + "9" * 5000 + "}]").encode())
-    yield Hostile("400-digit occurred_at", text.replace("}]", ', "occurred_at": 1' + "0" * 400 + "}]").encode())
+    yield Hostile("400-digit occurred_at",
+                  text.replace("}]", ', "occurred_at": 1' + "0" * 400 + "}]").encode())
     yield Hostile("10^400 values", text.replace("}]", ', "value": 1e400, "num_items": 1' + "0" * 400
                                                 + ', "predicted_ltv": -1e400}]').encode())
     yield Hostile("NaN and Infinity", text.replace("}]", ', "value": NaN, "num_items": Infinity}]').encode())

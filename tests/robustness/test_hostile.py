@@ -17,12 +17,14 @@ ROUTES = [(route.method, route.resource) for route in ApiDefinition.from_templat
 
 
 def _row() -> dict[str, Any]:
-    return {"conversion_id": "hostile-1", "outcome_type": "lead_created", "occurred_at": int(time.time()) - 60,
-            "email": "hostile@example.com", "client_ip_address": "203.0.113.9"}
+    return {"conversion_id": "hostile-1", "outcome_type": "lead_created",
+            "occurred_at": int(time.time()) - 60, "email": "hostile@example.com",
+            "client_ip_address": "203.0.113.9"}
 
 
 def _headers(api: LocalApi, content_type: str | None) -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {api.seed.api_token}", "Accept": "application/json, text/event-stream"}
+    headers = {"Authorization": f"Bearer {api.seed.api_token}",
+               "Accept": "application/json, text/event-stream"}  # the MCP route wants both
     if content_type is not None:
         headers["Content-Type"] = content_type
     return headers

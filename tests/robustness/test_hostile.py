@@ -14,6 +14,9 @@ from tests.robustness.http import send
 from tests.robustness.support import hostile_bodies, problems
 
 ROUTES = [(route.method, route.resource) for route in ApiDefinition.from_template().routes]
+# A GET reads no body: a few bodies show it is ignored whatever it holds (`make fuzz` sends them all).
+FOR_GET = {"utf-16 with BOM", "invalid utf-8", "NUL bytes", "nested 100,000 deep", "empty body",
+           "form content type"}
 
 
 def _row() -> dict[str, Any]:
@@ -36,6 +39,8 @@ def test_no_hostile_body_gets_a_500_on_any_route(api: LocalApi, method: str, res
     found: list[str] = []
     statuses: dict[str, int] = {}
     for hostile in hostile_bodies(_row()):
+        if method == "GET" and hostile.name not in FOR_GET:
+            continue
         answer = send(api.url, method, path, hostile.body, _headers(api, hostile.content_type))
         statuses[hostile.name] = answer.status
         found += [f"{hostile.name}: {p}" for p in problems(path, answer.status, answer.headers, answer.body)]

@@ -196,17 +196,17 @@ def _build_all(rows: Iterable[Mapping[str, Any] | InvalidRow], ctx: _Context) ->
         for warning in warnings:
             notes.setdefault(warning, []).append(index)
         built.append(BuiltEvent(index, conversion_id, event, match_quality(event["user_data"]), warnings))
-    unnamed: set[int] = set()
     for key, indices in ignored.items():
-        if _COLUMN_NAME.fullmatch(key):
-            notes[f"ignored unknown column '{key}' (map it with the profile's column_mapping)"] = indices
-        else:
-            unnamed.update(indices)
-    if unnamed:
-        count = sum(1 for key in ignored if not _COLUMN_NAME.fullmatch(key))
-        notes[f"ignored {count} unknown column{'s' if count > 1 else ''} whose names look like data, not "
-              "column names (not shown)"] = sorted(unnamed)
+        note = unknown_column_note(key)
+        notes[note] = sorted(set(notes.get(note, [])) | set(indices))
     return BuildResult(built, skipped, _summarize(notes))
+
+
+def unknown_column_note(key: str) -> str:
+    """The warning for an unknown key: named only when it is spelled like a column name."""
+    if _COLUMN_NAME.fullmatch(key):
+        return f"ignored unknown column '{key}' (map it with the profile's column_mapping)"
+    return "ignored unknown columns whose names look like data, not column names (not shown)"
 
 
 def _summarize(notes: dict[str, list[int]]) -> list[str]:

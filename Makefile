@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SAMVENV := .venv-sam
 
-.PHONY: setup test lint typecheck unit bench demo serve template-check clean
+.PHONY: setup test lint typecheck unit bench demo serve fuzz template-check clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,12 @@ demo: setup
 
 serve: setup
 	$(BIN)/capi-writeback serve
+
+# The hostile bodies of issue 9 on every route, then schemathesis for the rest of FUZZ_SECONDS, against
+# `capi-writeback serve` (started and stopped here), with a summary: requests, statuses, any 5xx.
+FUZZ_SECONDS ?= 90
+fuzz: setup
+	bin/offline $(BIN)/python -m tests.robustness.fuzz --seconds $(FUZZ_SECONDS)
 
 # Template checks: cfn-lint, `sam validate --lint` and `sam build`. SAM CLI pins boto3 and
 # pydantic exactly, so it gets its own virtualenv. The layer is built by its own Makefile.

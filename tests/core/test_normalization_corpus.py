@@ -7,9 +7,11 @@
 - `expected`: the normalized plain value (what gets hashed), or null when the value must be dropped;
 - `rule`: the documented rule the case is judged by; `from`: where the case was seen (a public test
   suite such as "PB stateUtil.test", "PHP ServerSideNormalizeTest", or "own"); `note`: present where
-  that source behaves otherwise and why the rule wins.
+  that source behaves otherwise and why the rule wins; `through: "user_data"`: the case is about how
+  a value is read (a missing-value marker such as `n/a`), not about the leaf normalizer.
 
-Cases whose value holds `|` are kept out until list splitting is fixed in `normalize/__init__.py`.
+Every case runs twice: through its leaf normalizer (except `through: "user_data"` cases), and
+through `user_data.hash_field`, the path a row's value takes, whose hash must be that of `expected`.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from capi_writeback.normalize.identifiers import normalize_external_id
 from capi_writeback.normalize.location import normalize_country, normalize_state, normalize_zip
 from capi_writeback.normalize.names import normalize_city, normalize_name
 from capi_writeback.normalize.phone import normalize_phone
+from capi_writeback.user_data import hash_field
 
 CASES_PATH = Path(__file__).parent / "data" / "normalization_cases.jsonl"
-KEYS = {"field", "input", "country", "expected", "rule", "from", "note"}
+KEYS = {"field", "input", "country", "expected", "rule", "from", "note", "through"}
 
 NORMALIZERS: dict[str, Callable[[str, str | None], str | None]] = {
     "email": normalize_email,
@@ -59,10 +62,21 @@ def _case_id(case: dict[str, Any]) -> str:
     return f"{case['field']}-{case['country'] or 'any'}-{case['input']!r}"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[_case_id(case) for case in CASES])
+LEAF_CASES = [case for case in CASES if case.get("through") != "user_data"]
+
+
+@pytest.mark.parametrize("case", LEAF_CASES, ids=[_case_id(case) for case in LEAF_CASES])
 def test_case(case: dict[str, Any]) -> None:
     normalize = NORMALIZERS[case["field"]]
     assert normalize(case["input"], case["country"]) == case["expected"], case.get("note", case["rule"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(case) for case in CASES])
+def test_case_through_hash_field(case: dict[str, Any]) -> None:
+    """The full path of a row's value: missing markers, already-hashed values, then the normalizer."""
+    expected = None if case["expected"] is None else sha256_hex(case["expected"])
+    found = hash_field(case["field"], case["input"], case["country"])
+    assert found == expected, case.get("note", case["rule"])
 
 
 def test_the_corpus_is_well_formed_and_covers_every_pii_field() -> None:
@@ -72,12 +86,14 @@ def test_the_corpus_is_well_formed_and_covers_every_pii_field() -> None:
         assert set(case) <= KEYS and {"field", "input", "country", "expected", "rule", "from"} <= set(case)
         assert case["field"] in NORMALIZERS
         assert case["rule"].split()[0].startswith("D-"), case  # cites Meta's documented rule
-        assert "|" not in case["input"]
+        assert case.get("through", "user_data") == "user_data"
         key = (case["field"], case["input"], case["country"])
         assert key not in seen, key
         seen.add(key)
     fields = {case["field"] for case in CASES}
     assert fields == set(NORMALIZERS)
+    assert {case["input"] for case in CASES if "|" in case["input"]} >= {
+        "test|name@example.com", "1990|12|31", "United|States", "555|123|4567", "Sarah|"}
     for field in NORMALIZERS:
         outcomes = [case["expected"] for case in CASES if case["field"] == field]
         assert None in outcomes and any(outcomes), field  # each field has kept and dropped cases

@@ -73,7 +73,9 @@ def test_occurred_at(value: object, expected: int, warns: bool) -> None:
 
 
 @pytest.mark.parametrize("value", [None, "", "yesterday", True, 0, -5, float("nan"), [1], {"a": 1},
-                                   10**15])
+                                   10**15, 10**400, -10**400, "1" * 400, "9" * 5000, "1e400", float("inf"),
+                                   Decimal("1e400"), Decimal("NaN"), Decimal("sNaN")],
+                         ids=lambda v: repr(v)[:24])
 def test_bad_occurred_at(value: object) -> None:
     with pytest.raises(ValueError, match="occurred_at"):
         parse_occurred_at(value)

@@ -63,3 +63,34 @@ def test_full_flow_logs_no_pii_and_no_token(env: Env, capfd: pytest.CaptureFixtu
         TableName=env.tables["CONVERSIONS_TABLE"])["Items"])
     for secret in SECRETS_THAT_MUST_NOT_APPEAR:
         assert secret not in stored, secret
+
+
+def test_skip_details_and_warnings_name_the_field_never_the_value(
+        env: Env, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    """An email typed into the wrong column reaches neither responses, stored confirm results, the
+    audit trail nor the logs through a skip detail or a warning (`unknown outcome_type 'jane@...'`)."""
+    caplog.set_level(logging.DEBUG)
+    tenant = env.tenant()
+    tenant.set_writeback(True)
+    good = _row(0)
+    wrong = [{**_row(i), field: EMAIL} for i, field in enumerate(
+        ("outcome_type", "event_name", "action_source", "occurred_at", "value", "currency", "num_items",
+         "contents", "content_ids", "event_source_url", "fbclid", "client_ip_address", "fbc", "gender",
+         "data_processing_options_country", "app_data"), start=1)]
+    wrong.append({**_row(99), "outcome_type": "lead_created", "value": EMAIL, "Jane.Doe@example.com": 1})
+    rows = [good, *wrong]
+    bodies = [tenant.call("conversions", {"rows": rows}).body, tenant.call("preview", {"rows": rows}).body]
+    first = tenant.call("confirm", {"rows": rows, "idempotency_key": "echo-1"})
+    replay = tenant.call("confirm", {"rows": rows, "idempotency_key": "echo-1"})
+    assert first.status == 200 and replay.body["replayed"] is True, first.body
+    bodies += [first.body, replay.body]
+    assert sum(len(b.get("skipped", b.get("rejected", []))) for b in bodies) >= 10
+    for body in bodies:
+        for listed in body.get("skipped", []) + body.get("rejected", []):
+            assert EMAIL not in str(listed.get("detail")), listed
+        text = str({k: v for k, v in body.items() if k != "sample_events"})
+        assert EMAIL not in text and "Jane.Doe@example.com" not in text
+    out, err = capfd.readouterr()
+    trail = str(env.audit_rows(tenant.profile_id))
+    for text in (out, err, caplog.text, trail):
+        assert EMAIL not in text and "Jane.Doe@example.com" not in text

@@ -49,3 +49,59 @@ def test_swagger_ui_is_self_contained() -> None:
     assert "<html" in html.lower() and "SwaggerUIBundle" in html
     assert "cdn" not in html.lower().split("swaggeruibundle")[0][-2000:]
     assert "/v1/profiles/{profile_id}/writeback/confirm" in html
+
+
+def _document() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(_get("/v1/openapi.json")["body"])
+    return document
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    document = _document()
+    errors = [error.message for error in OpenAPIV31SpecValidator(document).iter_errors()]
+    assert errors == []
+
+
+def test_every_route_documents_what_the_gateway_itself_answers() -> None:
+    """413 (body over 10 MB), 429 (THROTTLED), 504 (GATEWAY_TIMEOUT) and 400 (a request the gateway
+    cannot parse) come from API Gateway, before or instead of the function: each in the error shape."""
+    document = _document()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            for status in ("400", "401", "404", "413", "429", "500", "504"):
+                assert status in responses, (method, path, status)
+                content = responses[status]["content"]["application/json"]["schema"]
+                assert content["$ref"].endswith("/ErrorBody"), (method, path, status)
+            assert "THROTTLED" in responses["429"]["description"]
+            assert "GATEWAY_TIMEOUT" in responses["504"]["description"]
+            assert "VALIDATION_ERROR" in responses["413"]["description"]
+            sends = path.endswith(("/dry-run", "/confirm"))
+            assert ("META_UNAVAILABLE" in responses["504"]["description"]) == sends, (path, responses["504"])
+
+
+def _validates(document: dict[str, Any], schema_name: str, body: Any) -> bool:
+    from jsonschema import Draft202012Validator
+
+    schemas = document["components"]["schemas"]
+    name = next(key for key in schemas if key.startswith(schema_name))
+    root = {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+    validator = Draft202012Validator(root)
+    return validator.is_valid(body)
+
+
+WINDOW = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
+
+
+def test_the_schema_says_either_rows_or_a_stored_selection() -> None:
+    document = _document()
+    for name in ("PreviewRequest", "DryRunRequest", "ConfirmRequest"):
+        assert _validates(document, name, {"rows": [{"conversion_id": "c"}]})
+        assert _validates(document, name, {"last_days": 3, "outcome_types": ["lead_created"]})
+        assert _validates(document, name, {"window": WINDOW})
+        assert _validates(document, name, {})
+        for both in ({"rows": [{}], "last_days": 3}, {"rows": [{}], "window": WINDOW},
+                     {"rows": [{}], "outcome_types": ["x"]}, {"last_days": 3, "window": WINDOW}):
+            assert not _validates(document, name, both), (name, both)

@@ -24,10 +24,10 @@ from capi_writeback.built import BuiltEvent, Chunk, SkippedRow
 from capi_writeback.digests import DigestSet, digest64
 from capi_writeback.gc_policy import long_build
 from capi_writeback.hashing import sha256_hex
-from capi_writeback.limits import MAX_BATCH_EVENTS
+from capi_writeback.limits import MAX_BATCH_EVENTS, MAX_COUNT, MAX_JSON_INTEGER, MAX_PROCESSING_OPTION_CODE
 from capi_writeback.mapping import event_table
 from capi_writeback.normalize import fbc_from_fbclid, normalize_currency
-from capi_writeback.normalize.currency import parse_amount
+from capi_writeback.normalize.currency import AMOUNT_RANGE, parse_amount
 from capi_writeback.payload import batches
 from capi_writeback.quality import match_quality
 from capi_writeback.reading import InvalidRow
@@ -302,7 +302,7 @@ def _custom_data(
     value_given = row.get("value")
     value = parse_amount(value_given) if value_given is not None else None
     if value_given is not None and value is None and event_name != "Purchase":
-        warnings.append("value: dropped a value that is not a non-negative number")
+        warnings.append(f"value: dropped a value that is not an amount {AMOUNT_RANGE}")
     currency_given = row.get("currency")
     if currency_given is not None:
         currency = normalize_currency(str(currency_given))
@@ -332,24 +332,25 @@ def _custom_data(
         if contents is not None:
             custom["contents"] = contents
         else:
-            warnings.append("contents: dropped a value that is not a list of objects with an id")
+            warnings.append("contents: dropped a value that is not a list of objects with an id (quantity "
+                            f"from 0 to {MAX_COUNT:,}, item_price {AMOUNT_RANGE})")
     for name in _TEXT_CUSTOM_FIELDS:
         if name in row:
             text = _text(row[name])
             if text is not None:
                 custom[name] = text
     if "num_items" in row:
-        number = _integer(row["num_items"])
-        if number is not None and number >= 0:
+        number = _integer(row["num_items"], 0, MAX_COUNT)
+        if number is not None:
             custom["num_items"] = number
         else:
-            warnings.append("num_items: dropped a value that is not a whole number")
+            warnings.append(f"num_items: dropped a value that is not a whole number from 0 to {MAX_COUNT:,}")
     if "predicted_ltv" in row:
         ltv = parse_amount(row["predicted_ltv"])
         if ltv is not None:
             custom["predicted_ltv"] = ltv
         else:
-            warnings.append("predicted_ltv: dropped a value that is not a number")
+            warnings.append(f"predicted_ltv: dropped a value that is not an amount {AMOUNT_RANGE}")
     return custom, None
 
 
@@ -389,7 +390,7 @@ def _contents(value: Any) -> list[dict[str, Any]] | None:
         content = dict(item)
         content["id"] = _text(item["id"])
         if "quantity" in content:
-            quantity = _integer(content["quantity"])
+            quantity = _integer(content["quantity"], 0, MAX_COUNT)
             if quantity is None:
                 return None
             content["quantity"] = quantity
@@ -404,9 +405,11 @@ def _contents(value: Any) -> list[dict[str, Any]] | None:
 
 def _json_safe(value: Any) -> bool:
     """False when a NaN or Infinity hides in a value copied into the event (json.loads accepts them;
-    the payload serialization and Meta do not)."""
+    the payload serialization and Meta do not), or an integer no 64-bit float holds exactly."""
     if isinstance(value, float):
         return math.isfinite(value)
+    if isinstance(value, int):
+        return -MAX_JSON_INTEGER <= value <= MAX_JSON_INTEGER
     if isinstance(value, Mapping):
         return all(_json_safe(v) for v in value.values())
     if isinstance(value, (list, tuple)):
@@ -414,23 +417,26 @@ def _json_safe(value: Any) -> bool:
     return True
 
 
-def _integer(value: Any) -> int | None:
+def _integer(value: Any, low: int, high: int) -> int | None:
+    """A whole number from `low` to `high` (a number, or its text); anything else is None."""
+    number: int | float
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+    if isinstance(value, (int, float)):
+        number = value
+    elif isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isascii() and text.lstrip("-").isdigit():
-            return int(text)
+        if len(text) > 32:  # past any bound (and int() refuses more than 4,300 digits)
+            return None
         try:
-            number = float(text)
+            number = int(text) if text.lstrip("-").isascii() and text.lstrip("-").isdigit() else float(text)
         except ValueError:
             return None
-        return int(number) if number.is_integer() else None
-    return None
+    else:
+        return None
+    if isinstance(number, float) and not number.is_integer():  # also NaN and infinities
+        return None
+    return int(number) if low <= number <= high else None
 
 
 def _app_data(app_data: Mapping[str, Any]) -> dict[str, Any]:
@@ -457,8 +463,9 @@ def _processing_options(row: Mapping[str, Any], event: dict[str, Any], warnings:
             warnings.append("data_processing_options: dropped a value that is not a list of strings")
     for name in ("data_processing_options_country", "data_processing_options_state"):
         if name in row:
-            number = _integer(row[name])
+            number = _integer(row[name], 0, MAX_PROCESSING_OPTION_CODE)
             if number is not None:
                 event[name] = number
             else:
-                warnings.append(f"{name}: dropped a value that is not a whole number")
+                warnings.append(f"{name}: dropped a value that is not a code from 0 to "
+                                f"{MAX_PROCESSING_OPTION_CODE:,}")

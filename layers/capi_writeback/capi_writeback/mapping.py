@@ -46,7 +46,7 @@ def outcome_key(outcome_type: str) -> str:
 def custom_name_problem(name: str) -> str | None:
     """Why `name` is not a valid custom event name (SPEC §4), or None if it is."""
     if name.lower() in _STANDARD_BY_LOWER:
-        return f"'{name}' is a standard event name"
+        return "a standard event name is not a custom one (write it as Meta spells it)"
     if len(name) > 40:
         return "custom event names have at most 40 characters"
     if name.startswith("fb_") or name.startswith("_fb"):
@@ -67,7 +67,7 @@ def canonical_event_name(name: str) -> str:
         return standard
     problem = custom_name_problem(text)
     if problem is not None:
-        raise EventNameError(f"invalid event name: {problem}", unknown_outcome=False)
+        raise EventNameError(f"event_name is invalid: {problem}", unknown_outcome=False)
     return text
 
 
@@ -116,5 +116,6 @@ def _resolve(event_name: str | None, outcome_type: str | None, table: Mapping[st
         raise EventNameError("the row has neither outcome_type nor event_name", unknown_outcome=True)
     mapped = table.get(outcome_key(outcome_type))
     if mapped is None:
-        raise EventNameError(f"unknown outcome_type '{outcome_type[:60]}'", unknown_outcome=True)
+        raise EventNameError("outcome_type is not in the default outcome mapping or the profile's "
+                             "event_mapping", unknown_outcome=True)
     return canonical_event_name(mapped)

@@ -159,8 +159,13 @@ def parse_occurred_at(value: Any) -> tuple[int, str | None]:
             number: float = float(text)
         except ValueError:
             return _parse_iso(text), None
-    elif isinstance(value, (int, float, Decimal)):  # Decimal: numbers read back from DynamoDB
-        number = float(value)
+    elif isinstance(value, int):  # compared exactly: float() of a 309-digit integer overflows
+        number = value if -_MAX_UNIX < value < _MAX_UNIX else math.inf
+    elif isinstance(value, (float, Decimal)):  # Decimal: numbers read back from DynamoDB
+        try:
+            number = float(value)
+        except ValueError:  # Decimal("sNaN")
+            number = math.nan
     else:
         raise ValueError(f"occurred_at must be a number or an ISO-8601 string, not {_kind(value)}")
     if not number == number or number < 1 or number >= _MAX_UNIX:

@@ -8,6 +8,7 @@ million rows keeps what a preview of ten keeps.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -17,6 +18,17 @@ from capi_writeback.quality import LEVELS
 
 WARNING_ROWS_SHOWN = 5
 MAX_WARNING_KINDS = 100
+# An unknown key is named in a warning only when it is spelled like a column name: a key may be data
+# (an email address used as a key), and warnings reach logs and stored results.
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9 _.-]{0,39}")
+_UNNAMED = "ignored unknown columns whose names look like data, not column names (not shown)"
+
+
+def unknown_column_note(key: str) -> str:
+    """The warning for an unknown key: named only when it is spelled like a column name."""
+    if _COLUMN_NAME.fullmatch(key):
+        return f"ignored unknown column '{key}' (map it with the profile's column_mapping)"
+    return _UNNAMED
 
 
 class Notes:
@@ -72,6 +84,7 @@ class BuildSummary:
         self._reasons: Counter[str] = Counter()
         self._notes = Notes()
         self._unknown_columns = Notes()
+        self._unnamed_row = -1
         self._hasher = PayloadHasher() if hash_payload else None
 
     def add(self, chunk: Chunk) -> None:
@@ -98,8 +111,12 @@ class BuildSummary:
             self._hasher.update([b.event for b in events])
 
     def note_unknown_column(self, key: str, index: int) -> None:
-        self._unknown_columns.add(f"ignored unknown column '{key[:40]}' (map it with the profile's "
-                                  "column_mapping)", index)
+        note = unknown_column_note(key)
+        if note is _UNNAMED:  # several data-like keys of one row: that row is named once
+            if self._unnamed_row == index:
+                return
+            self._unnamed_row = index
+        self._unknown_columns.add(note, index)
 
     @property
     def events_by_name(self) -> dict[str, int]:

@@ -3,7 +3,8 @@ user_data field (`capi_writeback.fields`) normalized by its normalizer, then has
 
 Where several values of a field come from: a list, or a JSON list written as text (a CSV cell). A
 scalar is one value, whatever it holds: `test|name@example.com` is one address, never split on `|`
-or `;` into a different person's.
+or `;` into a different person's. A value that only says "missing" (`MISSING_MARKERS`: `n/a`,
+`null`, `-`, pandas' `NaN`...) is no value, like an empty one: not hashed, and no warning.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ _memo: dict[str | None, dict[str, dict[str, str | None]]] = {}
 _memo_size = 0
 _MISSING: Any = object()
 _LIST_HINTS = (",", ";", "|")
+# What exports write for a missing value, spelled exactly (after trimming): "Nan" is a given name,
+# "Na" a family name and "NA" Namibia, so neither the case nor the spelling is loosened.
+MISSING_MARKERS = frozenset({
+    "n/a", "N/A", "N/a", "#N/A", "null", "NULL", "Null", "(null)", "none", "None", "NONE", "-", "--",
+    "nan", "NaN", "undefined", "Undefined", "UNDEFINED",
+})
 # (field, user_data key, normalizer, memoized), rebuilt when the registry changes.
 _plan: tuple[tuple[str, str, Normalizer, bool], ...] = ()
 _raw_plan: tuple[tuple[str, str, Normalizer], ...] = ()
@@ -67,6 +74,12 @@ def _field_memos(country: str | None) -> dict[str, dict[str, str | None]]:
     return memos
 
 
+def _blank(value: str) -> bool:
+    """Empty after trimming, or only a marker of a missing value."""
+    text = value.strip()
+    return not text or text in MISSING_MARKERS
+
+
 def _hash_field(field: str, value: str, country: str | None) -> str | None:
     if len(value) >= 32:
         hashed = already_hashed(value)
@@ -74,6 +87,8 @@ def _hash_field(field: str, value: str, country: str | None) -> str | None:
             return hashed
         if field != "external_id" and looks_md5(value):
             return None  # hashing a digest again gives junk; ids may well look like one
+    elif _blank(value):
+        return None
     normalize = HASHED_FIELDS[field].normalize
     normalized = normalize(value, country) if normalize is not None else None
     return None if normalized is None else sha256_hex(normalized)
@@ -102,9 +117,9 @@ def hashed_values(
     """All usable hashed values of `field` in `row`, deduplicated in input order."""
     value = row.get(field)
     if type(value) is str and "[" not in value:  # the common case: one value
-        hashed = hash_field(field, value, country) if value.strip() else None
+        hashed = hash_field(field, value, country)
         if hashed is None:
-            if value.strip():
+            if not _blank(value):
                 warnings.append(_unusable(field, value))
             return []
         return [hashed]
@@ -133,7 +148,7 @@ def hashed_user_data(row: Mapping[str, Any], country: str | None, warnings: list
             if hashed is not _MISSING:  # seen before (never a JSON list: see hash_field)
                 if hashed is not None:
                     user_data[key] = [hashed]
-                elif value.strip():
+                elif not _blank(value):
                     warnings.append(_unusable(field, value))
                 continue
         if type(value) is str and "[" not in value:
@@ -141,12 +156,14 @@ def hashed_user_data(row: Mapping[str, Any], country: str | None, warnings: list
                 hashed = hash_field(field, value, country)
             elif len(value) >= 32:
                 hashed = _hash_field(field, value, country)
+            elif _blank(value):
+                continue
             else:
                 normalized = normalize(value, country)
                 hashed = None if normalized is None else sha256_hex(normalized)
             if hashed is not None:
                 user_data[key] = [hashed]
-            elif value.strip():
+            elif not _blank(value):
                 warnings.append(_unusable(field, value))
             continue
         values = hashed_values(row, field, country, warnings)
@@ -156,7 +173,7 @@ def hashed_user_data(row: Mapping[str, Any], country: str | None, warnings: list
         value = row.get(field)
         if value is None:
             continue
-        if type(value) is str:
+        if type(value) is str and not _blank(value):
             found = normalize(value, country)
             if found is not None:
                 user_data[key] = found
@@ -193,7 +210,7 @@ def _values(value: Any, field: str, warnings: list[str], parse_json: bool = True
                     items = None
                 if isinstance(items, list):
                     return _values(items, field, warnings, parse_json)
-        return [value] if value.strip() else []
+        return [] if _blank(value) else [value]
     if isinstance(value, bool) or not isinstance(value, (int, float, list, tuple)):
         warnings.append(f"{field}: dropped a value of type {type(value).__name__}")
         return []

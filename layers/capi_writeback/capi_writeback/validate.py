@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from capi_writeback.fields import BASELINE_INVALID, CUSTOMER_KEYS, STRONG_KEYS
+from capi_writeback.normalize.currency import AMOUNT_RANGE
 
 ACTION_SOURCES = frozenset({
     "email", "website", "app", "phone_call", "chat", "physical_store", "system_generated",
@@ -53,7 +54,7 @@ def action_source_problem(action_source: str) -> Problem | None:
     if action_source in ACTION_SOURCES:
         return None
     return Problem(SkipReason.INVALID_ACTION_SOURCE,
-                   f"action_source '{action_source[:40]}' is not one of {', '.join(sorted(ACTION_SOURCES))}")
+                   f"action_source is not one of {', '.join(sorted(ACTION_SOURCES))}")
 
 
 def event_time_problem(event_time: int, now: float, action_source: str) -> Problem | None:
@@ -107,7 +108,7 @@ def purchase_problem(value_given: Any, value: float | int | None, currency: str 
     """Purchase needs a non-negative numeric value and a currency."""
     if value is None:
         detail = ("Purchase events need value" if value_given in (None, "")
-                  else "value is not a non-negative number")
+                  else f"value is not an amount {AMOUNT_RANGE}")
         return Problem(SkipReason.PURCHASE_MISSING_VALUE, detail)
     if currency is None:
         return Problem(SkipReason.PURCHASE_MISSING_CURRENCY,

@@ -99,7 +99,7 @@ class ReceivedBatch:
 
 def normalize_agent(value: str) -> str:
     """Meta's normalized agent name: lower case, without trailing `_<digits>` version parts."""
-    return re.sub(r"(_\d+)+$", "", value.strip().lower())
+    return re.sub(r"(_\d+)+\Z", "", value.strip().lower())
 
 
 def parse_fields(text: str) -> dict[str, Any]:

@@ -40,7 +40,7 @@ _SHA256 = re.compile(rf"^[a-f0-9]{{64}}(\.{_APPENDIX})?\Z")
 _MD5 = re.compile(rf"^[a-f0-9]{{32}}(\.{_APPENDIX})?\Z")
 _FB_COOKIE = re.compile(rf"^fb\.\d\.\d{{10,13}}\.[^.\s]+(\.{_APPENDIX})?\Z")
 _APPENDIX_ONLY = re.compile(rf"^{_APPENDIX}\Z")  # \Z: `$` also matches before a final newline
-_VERSION = re.compile(r"^v(\d+)\.(\d+)$")
+_VERSION = re.compile(r"v(\d+)\.(\d+)")
 _CURRENCY_CODES = (
     "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP "
     "BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR "
@@ -123,7 +123,7 @@ class Request:
 
 def check_version(version: str, strictness: Strictness) -> str:
     """`v{N}.0` within the supported range (any Graph route), else a code-100 refusal."""
-    match = _VERSION.match(version)
+    match = _VERSION.fullmatch(version)
     if not match or match.group(2) != "0" or not (
         strictness.min_version <= int(match.group(1)) <= strictness.max_version
     ):

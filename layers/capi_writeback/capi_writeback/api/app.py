@@ -27,7 +27,7 @@ from capi_writeback import flow
 from capi_writeback import observability as obs
 from capi_writeback.api import direct as direct_invocation
 from capi_writeback.api.errors import validation_error
-from capi_writeback.api.request import as_json_request, is_http, json_body, request_id_of
+from capi_writeback.api.request import RequestEvent, as_json_request, is_http, json_body, request_id_of
 from capi_writeback.api.routes.operation import OperationRouter
 from capi_writeback.errors import ApiError, to_api_error
 from capi_writeback.exceptions import InvalidRequest, Unauthenticated
@@ -65,6 +65,10 @@ class Resolver(APIGatewayRestResolver):
     @lambda_context.setter
     def lambda_context(self, context: Any) -> None:
         self.__dict__["_lambda_context"] = context
+
+    def _to_proxy_event(self, event: dict[str, Any]) -> BaseProxyEvent:
+        """Every body is read by `RequestEvent` (strict UTF-8, base64 or not): once, for every route."""
+        return RequestEvent(event, self._json_body_deserializer)
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         # super() sets the same onto BaseRouter (the class): every read in here comes to this instance.

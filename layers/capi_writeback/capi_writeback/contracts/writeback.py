@@ -9,14 +9,14 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from capi_writeback.contracts.common import Model, Strict
 
 MAX_INLINE_ROWS = 100_000
 MAX_STORE_ROWS = 1_000
 PREVIEW_ID_PATTERN = r"^pv_[0-9a-f]{32}$"
-_PRINTABLE = re.compile(r"^[\x21-\x7e][\x20-\x7e]*$")
+_PRINTABLE = re.compile(r"[\x21-\x7e][\x20-\x7e]*")  # fullmatch: `$` also matches before "\n"
 
 
 class Window(Strict):
@@ -45,8 +45,19 @@ class Window(Strict):
 Row = dict[str, Any]
 
 
+def _one_source(schema: dict[str, Any]) -> None:
+    """The `_one_source` rule in the published schema, so generated requests (and readers) know it."""
+    schema["description"] = (schema.get("description", "").rstrip(".") + ". Either inline `rows` or a stored "
+                             "selection (`outcome_types`, `last_days` or `window`), not both; `last_days` "
+                             "or `window`, not both.")
+    both = [["rows", "outcome_types"], ["rows", "last_days"], ["rows", "window"], ["last_days", "window"]]
+    schema["not"] = {"anyOf": [{"required": pair} for pair in both]}
+
+
 class Selection(Strict):
     """SPEC §3.1: stored conversions (outcome types + last_days or window) or inline rows."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True, json_schema_extra=_one_source)
 
     outcome_types: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(
         min_length=1, max_length=50)] | None = Field(
@@ -94,7 +105,7 @@ class ConfirmRequest(Selection):
     @field_validator("idempotency_key")
     @classmethod
     def _printable(cls, value: str | None) -> str | None:
-        if value and not _PRINTABLE.match(value):
+        if value and not _PRINTABLE.fullmatch(value):
             raise ValueError("idempotency_key must be printable ASCII without leading blanks")
         return value
 

@@ -3,8 +3,11 @@ Precious metals and bond units (XAU, XBA...) are ISO 4217 codes but not currenci
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
+
+from capi_writeback.limits import MAX_AMOUNT
 
 ISO_4217 = frozenset({
     "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN",
@@ -33,19 +36,24 @@ _PLAIN = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?")
 _SYMBOLS = "$€£¥₹₩₽₺₪₫₴₦₱ "
 
 
+AMOUNT_RANGE = f"from 0 to {MAX_AMOUNT:,}"
+"""How warnings and skip details say which amounts are read (`limits.MAX_AMOUNT`)."""
+
+
 def parse_amount(value: object) -> float | int | None:
     """A money amount as a number: `142.52`, `'142.52'`, `'$1,234.50'`, `'12,5'` (decimal comma).
 
-    Negative, non-finite and non-numeric values give None."""
+    Negative, non-finite, non-numeric values and amounts over `limits.MAX_AMOUNT` give None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if value >= 0 else None
+        return value if 0 <= value <= MAX_AMOUNT else None
     if isinstance(value, Decimal):  # numbers read back from DynamoDB
-        value = int(value) if value == value.to_integral_value() and value.is_finite() else float(value)
-        return parse_amount(value)
+        if not value.is_finite() or not 0 <= value <= MAX_AMOUNT:
+            return None
+        return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, float):
-        return value if value >= 0 and value == value and value != float("inf") else None
+        return value if math.isfinite(value) and 0 <= value <= MAX_AMOUNT else None
     if not isinstance(value, str):
         return None
     if _PLAIN.fullmatch(value):  # "129.90", "49": the usual export, nothing to clean
@@ -65,6 +73,8 @@ def parse_amount(value: object) -> float | int | None:
     if not text or not all(ch in "0123456789." for ch in text) or text.count(".") > 1 or text == ".":
         return None
     number = float(text)
-    if number.is_integer() and "." not in text and len(text) < 16:
+    if not number <= MAX_AMOUNT:
+        return None
+    if number.is_integer() and "." not in text and len(text) < 17:
         return int(text)
     return number

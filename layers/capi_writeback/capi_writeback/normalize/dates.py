@@ -27,7 +27,7 @@ _ISO_DATETIME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})[t ].*")
 # exports of date-time columns; the time is not part of a date of birth.
 _TIME = re.compile(
     r"(?:t|,?\s+)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?\s*(?:[ap]\.?m\.?)?"
-    r"\s*(?:z|utc|gmt|[+-]\d{2}(?::?\d{2})?)?$"
+    r"\s*(?:z|utc|gmt|[+-]\d{2}(?::?\d{2})?)?\Z"
 )
 _TOKENS = re.compile(r"[0-9]+|[^\W\d_]+")
 

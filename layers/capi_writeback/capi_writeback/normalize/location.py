@@ -60,7 +60,7 @@ _NOT_AVAILABLE = frozenset({"n/a", "n.a.", "n.a", "n/a."})
 _US_ZIP = re.compile(r"[0-9]{5}(?:-[0-9]{4})?")
 # A ZIP+4 (or a ZIP and dashes) followed by anything: "12345-6789-extra", "12345-". Not 5+3 digits
 # ("01310-100" is a Brazilian CEP).
-_US_ZIP_DASH = re.compile(r"\s*([0-9]{5})(?:-[0-9]{4}(?![0-9A-Za-z])|-+\s*$)")
+_US_ZIP_DASH = re.compile(r"\s*([0-9]{5})(?:-[0-9]{4}(?![0-9A-Za-z])|-+\s*\Z)")
 _US_ZIP_LEAD = re.compile(r"\s*([0-9]{5})(?![0-9A-Za-z])")  # with the US known: any 5 digits first
 # Abbreviations of US state names in common use (GPO style manual, AP stylebook) that are not
 # the postal code itself; only read as states when the country is the US or unknown.

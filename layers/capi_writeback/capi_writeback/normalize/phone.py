@@ -16,7 +16,8 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 
 _NANP = frozenset({"us", "ca", "pr", "vi", "gu", "as", "mp", "um"})
 _NON_DIGITS = re.compile(r"[^0-9]+")
-_EXTENSION = re.compile(r"\s*(?:;\s*ext=|(?:extension|extn|ext|x)\.?|#)\s*:?\s*[0-9]{1,7}\s*$", re.IGNORECASE)
+_EXTENSION = re.compile(r"\s*(?:;\s*ext=|(?:extension|extn|ext|x)\.?|#)\s*:?\s*[0-9]{1,7}\s*\Z",
+                        re.IGNORECASE)
 # E.164 numbers (country code included) have 7 to 15 digits in practice (Niue has 7).
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
 

@@ -21,6 +21,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 ProfileId = Annotated[str, Path(min_length=1, max_length=PROFILE_ID_MAX_LENGTH, pattern=PROFILE_ID_PATTERN,
                                 description="The profile (one tracked business/site).")]
 COMMON = (401, 403, 404, 409, 422, 500)
+# What API Gateway answers itself on any route, in the same error body (template.yaml's
+# GatewayResponses): a request it cannot parse, a body over its 10 MB limit, stage throttling, and
+# the 29-second integration timeout (the function carries on).
+GATEWAY = {
+    400: "VALIDATION_ERROR (a request the gateway cannot parse)",
+    401: "UNAUTHENTICATED (no, malformed or unknown bearer token: the authorizer refuses it)",
+    404: "NOT_FOUND (no such route)",
+    413: "VALIDATION_ERROR (the request is larger than 10 MB)",
+    429: "THROTTLED",
+    504: "GATEWAY_TIMEOUT (no answer within 29 seconds; the request is still processed)",
+}
 
 
 class OperationRouter(Router):
@@ -75,12 +86,19 @@ class OperationRouter(Router):
 
 
 def responses(ok: type[BaseModel], *statuses: int) -> dict[int, Any]:
-    """A route's responses for the OpenAPI document: the 200 model, and SPEC error types by status."""
+    """A route's responses for the OpenAPI document: the 200 model, the SPEC error types of each of
+    `statuses` the function answers with, and what the gateway answers itself (`GATEWAY`)."""
     from capi_writeback.errors import ERRORS
 
     out: dict[int, Any] = {200: {"description": "OK", "content": {"application/json": {"model": ok}}}}
-    for status in sorted(set(statuses)):
-        types = sorted(t for t, spec in ERRORS.items() if spec.status == status)
-        out[status] = {"description": " / ".join(types) or "error",
+    for status in sorted(set(statuses) | set(GATEWAY)):
+        types = sorted(t for t, spec in ERRORS.items() if spec.status == status and t not in _GATEWAY_ONLY)
+        described = types if status in statuses else []
+        if status in GATEWAY and GATEWAY[status].split()[0] not in described:
+            described.append(GATEWAY[status])
+        out[status] = {"description": " / ".join(described) or "error",
                        "content": {"application/json": {"model": ErrorBody}}}
     return out
+
+
+_GATEWAY_ONLY = ("GATEWAY_TIMEOUT", "THROTTLED")  # never answered by a function

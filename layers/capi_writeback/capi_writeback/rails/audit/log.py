@@ -23,7 +23,7 @@ from capi_writeback.rails.audit.persistence.base import AuditStore
 from capi_writeback.rails.clock import Clock, system_clock
 
 MAX_LIMIT = 100
-_CREATED_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+_CREATED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
 
 def iso_ms(ts: float) -> str:
@@ -55,7 +55,7 @@ class AuditRow:
     via: str = "api"  # how the operation came in: api | step_functions | mcp (older rows: api)
 
     def __post_init__(self) -> None:
-        if not _CREATED_AT.match(self.created_at):
+        if not _CREATED_AT.fullmatch(self.created_at):
             raise ValueError(f"created_at must be ISO-8601 UTC with milliseconds, got {self.created_at!r}")
         if not self.audit_id or "#" in self.audit_id:
             raise ValueError("audit_id must be non-empty and contain no '#'")

@@ -48,11 +48,13 @@ class ConnectionSecrets:
             client.create_secret(Name=secret_id, SecretString=text, Description=DESCRIPTION)
             return
         except Exception as exc:
-            code = _code(exc)
-            if code not in ("ResourceExistsException", "InvalidRequestException"):
+            if _code(exc) not in ("ResourceExistsException", "InvalidRequestException"):
                 raise
-            if code == "InvalidRequestException":  # scheduled for deletion by an earlier disconnect
-                client.restore_secret(SecretId=secret_id)
+        try:  # it exists, maybe scheduled for deletion by an earlier disconnect: cancel that first
+            client.restore_secret(SecretId=secret_id)
+        except Exception as exc:
+            if _code(exc) != "InvalidRequestException":  # not scheduled for deletion: nothing to undo
+                raise
         client.put_secret_value(SecretId=secret_id, SecretString=text)
 
     def remove(self, secret_id: str) -> None:

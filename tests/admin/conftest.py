@@ -62,7 +62,8 @@ def admin_event(route: str, *, authorizer: dict[str, Any] | None, body: Any = No
         "queryStringParameters": query,
         "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": params or None, "stageVariables": None,
-        "requestContext": {"requestId": request_id, "stage": "prod", "path": f"/prod{path}", "httpMethod": method,
+        "requestContext": {"requestId": request_id, "stage": "prod", "path": f"/prod{path}",
+                           "httpMethod": method,
                            "resourcePath": resource, "accountId": "123456789012", "apiId": "abc123",
                            "identity": {"sourceIp": "127.0.0.1"},
                            **({"authorizer": authorizer} if authorizer is not None else {})},
@@ -128,7 +129,7 @@ class Team:
         return DynamoDirectoryStore().get_member_role(self.workspace_id, user_id)
 
 
-def make_team(env: Env) -> Team:
+def make_team(env: Env) -> Team:  # noqa: F811
     """A seeded workspace: owner (from seed_demo), admin, member and viewer; write-back off."""
     from capi_writeback.store.directory.dynamodb import DynamoDirectoryStore
 
@@ -146,11 +147,11 @@ def make_team(env: Env) -> Team:
 
 
 @pytest.fixture()
-def team(env: Env) -> Team:
+def team(env: Env) -> Team:  # noqa: F811
     return make_team(env)
 
 
 @pytest.fixture()
-def other(env: Env) -> Team:
+def other(env: Env) -> Team:  # noqa: F811
     """Another workspace, for the cross-workspace cases."""
     return make_team(env)

@@ -13,7 +13,7 @@ import pytest
 from tests.admin.conftest import META_TOKEN, PIXEL_ID, LambdaContext, Team, load_handler
 from tests.lambdas.conftest import proxy_event
 
-APP_SECRET = "app-secret-value-5a1d"  # noqa: S105 (a test value)
+APP_SECRET = "app-secret-value-5a1d"
 
 
 def _secret(profile_id: str) -> dict[str, Any] | None:

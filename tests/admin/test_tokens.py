@@ -26,15 +26,16 @@ def _authorize(token: str) -> dict[str, Any]:
 
 def test_the_template_authorizer_caches_nothing() -> None:
     template = load_template(ROOT / "template.yaml")
-    authorizer = template["Resources"]["CapiWritebackApi"]["Properties"]["Auth"]["Authorizers"]["BearerToken"]
+    auth = template["Resources"]["CapiWritebackApi"]["Properties"]["Auth"]
+    authorizer = auth["Authorizers"]["BearerToken"]
     assert authorizer["Identity"]["ReauthorizeEvery"] == 0
 
 
 def test_an_issued_token_works_at_once_and_its_revocation_too_under_a_warm_authorizer(
         team: Team, capsys: pytest.CaptureFixture[str]) -> None:
     owner, member = team["owner"], team["member"]
-    created = owner.call("token_create", {"user_id": member.user_id, "scopes": ["mcp:write", "mcp:read"],
-                                          "expires_in_days": 7, "label": "ci"})
+    created = owner.call("token_create", {"user_id": member.user_id, "expires_in_days": 7, "label": "ci",
+                                          "scopes": ["mcp:write", "mcp:read"]})
     assert created.status == 200, created.body
     token = created.body["token"]
     assert token.startswith("cwb_") and len(token) > 40
@@ -47,7 +48,7 @@ def test_an_issued_token_works_at_once_and_its_revocation_too_under_a_warm_autho
     assert revoked.status == 200 and revoked.body == {
         "operation": "token_revoke", "request_id": owner.last_request_id,
         "token_id": created.body["token_id"], "user_id": member.user_id, "revoked": True}
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         _authorize(token)
     again = owner.call("token_revoke", token_id=created.body["token_id"])
     assert (again.status, again.error_type) == (404, "TOKEN_NOT_FOUND")
@@ -70,7 +71,8 @@ def test_listing_shows_ids_never_tokens_or_hashes(team: Team) -> None:
 
     assert token_hash(created["token"]) not in text
     mine = [t for t in listed.body["items"] if t["token_id"] == created["token_id"]]
-    assert mine == [{"token_id": created["token_id"], "user_id": team["viewer"].user_id, "scopes": ["mcp:read"],
+    assert mine == [{"token_id": created["token_id"], "user_id": team["viewer"].user_id,
+                     "scopes": ["mcp:read"],
                      "expires_at": created["expires_at"], "created_at": created["created_at"],
                      "created_by": owner.user_id, "label": None}]
 
@@ -96,7 +98,8 @@ def test_an_admin_issues_and_revokes_within_its_rank(team: Team) -> None:
     answer = admin.call("token_revoke", token_id=owners_token["token_id"])
     assert (answer.status, answer.error_type) == (403, "INSUFFICIENT_ROLE")
     assert admin.call("token_create", {"user_id": admin.user_id, "scopes": ["admin"]}).status == 200
-    assert admin.call("token_create", {"user_id": team["member"].user_id, "scopes": ["mcp:write"]}).status == 200
+    for_member = admin.call("token_create", {"user_id": team["member"].user_id, "scopes": ["mcp:write"]})
+    assert for_member.status == 200
 
 
 def test_refusals_name_the_problem_and_the_fix(team: Team) -> None:

@@ -17,7 +17,8 @@ def test_listed_as_read_only(api: LocalApi, mode: str) -> None:
     tool = tools["get_match_quality"]
     assert tool.annotations is not None and tool.annotations.read_only_hint is True
     assert tool.annotations.destructive_hint is False
-    assert tool.input_schema["required"] == ["profile_id"] and tool.input_schema["additionalProperties"] is False
+    assert tool.input_schema["required"] == ["profile_id"]
+    assert tool.input_schema["additionalProperties"] is False
     assert tool.output_schema is not None
     Draft202012Validator.check_schema(tool.output_schema)
 

@@ -238,8 +238,18 @@ class ProfileList(Model):
 
 
 class ProfileChange(Profile):
-    operation: Literal["profile_create", "profile_update", "connection_put", "connection_delete"]
+    operation: Literal["profile_create", "profile_update"]
     request_id: str | None = None
+
+
+class ConnectionChange(Model):
+    """The answer of PUT/DELETE .../connection: the connection as it is now."""
+
+    operation: Literal["connection_put", "connection_delete"]
+    request_id: str | None = None
+    profile_id: str
+    workspace_id: str
+    connection: Connection
 
 
 class ConnectionPut(Strict):

@@ -15,7 +15,7 @@ from typing import Any
 from capi_writeback.contracts.admin import ConnectionPut
 from capi_writeback.exceptions import ConnectionRejected, ProfileNotFound, SendUnavailable
 from capi_writeback.flow.admin.access import CHANGE, admin_directory, change, iso
-from capi_writeback.flow.admin.profiles import profile_view
+from capi_writeback.flow.admin.profiles import public_connection
 from capi_writeback.flow.services import Services, default_services
 from capi_writeback.flow.trail import Call, Note, audited, noted_access
 from capi_writeback.observability import logger
@@ -76,8 +76,7 @@ def connect(call: Call, request: ConnectionPut, services: Services | None = None
             raise ProfileNotFound() from None
         logger.info("meta connection active", extra={"profile_id": access.profile_id,
                                                        "pixel_id": request.pixel_id})
-        return {**profile_view(services, profile), "operation": "connection_put",
-                "request_id": call.request_id}
+        return _answer("connection_put", call, profile)
 
     return audited(services, call, "connection_put", body)
 
@@ -104,7 +103,12 @@ def disconnect(call: Call, services: Services | None = None, *,
                 {"connection": {k: v for k, v in connection.items() if v is not None}})
         except DirectoryConflict:
             raise ProfileNotFound() from None
-        return {**profile_view(services, profile), "operation": "connection_delete",
-                "request_id": call.request_id}
+        return _answer("connection_delete", call, profile)
 
     return audited(services, call, "connection_delete", body)
+
+
+def _answer(operation: str, call: Call, profile: dict[str, Any]) -> dict[str, Any]:
+    return {"operation": operation, "request_id": call.request_id, "profile_id": profile["profile_id"],
+            "workspace_id": profile["workspace_id"],
+            "connection": public_connection(profile.get("connection"))}

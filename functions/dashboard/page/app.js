@@ -392,7 +392,7 @@
         });
         tr.insertCell().appendChild(revoke);
       });
-    }, function (error) { if (error.status !== 401) sectionError(body.parentNode.parentNode.querySelector("caption"), error); });
+    }, function (error) { if (error.status !== 401) showError(error); });
   }
   $("token-form").addEventListener("submit", function (event) {
     event.preventDefault();

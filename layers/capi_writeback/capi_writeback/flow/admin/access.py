@@ -24,12 +24,13 @@ from capi_writeback.auth import (
     ALL_ROLES,
     ANY_SCOPE,
     ROLES,
+    Access,
     Principal,
     require_member,
 )
 from capi_writeback.exceptions import InsufficientRole, Unauthenticated
 from capi_writeback.flow.services import Services
-from capi_writeback.flow.trail import Call, Note
+from capi_writeback.flow.trail import Call, Note, noted_access
 from capi_writeback.store.directory.base import DirectoryAdmin
 
 READ = (ANY_SCOPE, ALL_ROLES)      # (scopes, roles) of the reads
@@ -71,6 +72,13 @@ def workspace_access(services: Services, call: Call, note: Note | None = None, *
     scopes, roles = rule
     role = require_member(services.directory, call.principal, scopes=scopes, roles=roles)
     return WorkspaceAccess(call.principal, workspace_id, role)
+
+
+def profile_change_access(services: Services, call: Call, note: Note) -> Access:
+    """A profile-level change (settings, connection): admin scope, owner or admin, in SPEC order;
+    neither write-back nor an active connection is needed."""
+    scopes, roles = CHANGE
+    return noted_access(services, call, note, scopes=scopes, roles=roles, writeback=False, connection=False)
 
 
 def admin_directory(services: Services) -> DirectoryAdmin:

@@ -14,10 +14,10 @@ from typing import Any
 
 from capi_writeback.contracts.admin import ConnectionPut
 from capi_writeback.exceptions import ConnectionRejected, ProfileNotFound, SendUnavailable
-from capi_writeback.flow.admin.access import CHANGE, admin_directory, change, iso
+from capi_writeback.flow.admin.access import admin_directory, change, iso, profile_change_access
 from capi_writeback.flow.admin.profiles import public_connection
 from capi_writeback.flow.services import Services, default_services
-from capi_writeback.flow.trail import Call, Note, audited, noted_access
+from capi_writeback.flow.trail import Call, Note, audited
 from capi_writeback.observability import logger
 from capi_writeback.store.connection_secrets import ConnectionSecrets, secret_id_for
 from capi_writeback.store.directory.base import DirectoryConflict
@@ -34,9 +34,7 @@ def connect(call: Call, request: ConnectionPut, services: Services | None = None
     secrets = secrets or ConnectionSecrets()
 
     def body(note: Note) -> dict[str, Any]:
-        scopes, roles = CHANGE
-        access = noted_access(services, call, note, scopes=scopes, roles=roles, writeback=False,
-                              connection=False)
+        access = profile_change_access(services, call, note)
         note.pixel_id = request.pixel_id
         version = request.api_version or access.connection.get("api_version") or None
         client = services.meta(str(version) if version else None)
@@ -88,9 +86,7 @@ def disconnect(call: Call, services: Services | None = None, *,
     secrets = secrets or ConnectionSecrets()
 
     def body(note: Note) -> dict[str, Any]:
-        scopes, roles = CHANGE
-        access = noted_access(services, call, note, scopes=scopes, roles=roles, writeback=False,
-                              connection=False)
+        access = profile_change_access(services, call, note)
         previous = access.connection
         change(note, pixel_id=previous.get("pixel_id"), **{"from": previous.get("status")})
         if previous.get("secret_id"):

@@ -15,16 +15,16 @@ from capi_writeback.auth import check_access
 from capi_writeback.contracts.admin import ProfileCreate, ProfilePatch
 from capi_writeback.exceptions import ProfileExists, ProfileNotFound
 from capi_writeback.flow.admin.access import (
-    CHANGE,
     READ,
     admin_directory,
     at_workspace,
     change,
     plain,
+    profile_change_access,
     workspace_access,
 )
 from capi_writeback.flow.services import Services, default_services
-from capi_writeback.flow.trail import Call, Note, audited, noted_access
+from capi_writeback.flow.trail import Call, Note, audited
 from capi_writeback.rails.breaker.exceptions import CircuitOpen
 from capi_writeback.store.directory.base import DirectoryConflict
 
@@ -103,9 +103,7 @@ def update_profile(call: Call, request: ProfilePatch, services: Services | None 
     services = services or default_services()
 
     def body(note: Note) -> dict[str, Any]:
-        scopes, roles = CHANGE
-        access = noted_access(services, call, note, scopes=scopes, roles=roles, writeback=False,
-                              connection=False)
+        access = profile_change_access(services, call, note)
         changes: dict[str, Any] = {}
         if request.name is not None:
             changes["name"] = request.name

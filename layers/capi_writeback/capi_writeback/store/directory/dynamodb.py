@@ -15,10 +15,12 @@ MEMBER = "MEMBER#"
 
 
 def _conflict(exc: Exception) -> bool:
-    """A refused conditional write or a transaction cancelled by one of its conditions."""
+    """A refused conditional write, or a transaction cancelled by one of its conditions or by a
+    concurrent transaction on the same items (the caller reads again and retries)."""
     response = getattr(exc, "response", None)
     code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return is_condition_failure(exc) or code == "TransactionCanceledException"
+    return is_condition_failure(exc) or code in ("TransactionCanceledException",
+                                                 "TransactionConflictException")
 
 
 class DynamoDirectoryStore:
@@ -54,6 +56,29 @@ class DynamoDirectoryStore:
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    @staticmethod
+    def _update(table: Table, key: Mapping[str, str], changes: Mapping[str, Any], condition: str,
+                values: Mapping[str, Any], missing: str) -> dict[str, Any]:
+        """One conditional UpdateItem setting `changes` (None: remove the attribute); the item after
+        it, or DirectoryConflict(`missing`) when the condition does not hold."""
+        names = {f"#k{i}": name for i, name in enumerate(changes)}
+        sets = [f"#k{i} = :v{i}" for i, value in enumerate(changes.values()) if value is not None]
+        removes = [f"#k{i}" for i, value in enumerate(changes.values()) if value is None]
+        given = {f":v{i}": value for i, value in enumerate(changes.values()) if value is not None}
+        expression = " ".join(part for part in (
+            "SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else "")
+            if part)
+        try:
+            response = table.ddb.update_item(
+                TableName=table.name, Key={k: {"S": v} for k, v in key.items()}, UpdateExpression=expression,
+                ConditionExpression=condition, ExpressionAttributeNames=names,
+                ExpressionAttributeValues=serialize({**given, **values}), ReturnValues="ALL_NEW")
+        except Exception as exc:
+            if _conflict(exc):
+                raise DirectoryConflict(missing) from exc
+            raise
+        return deserialize(response["Attributes"])
 
     def _live(self, item: Mapping[str, Any]) -> bool:
         return not ("ttl" in item and float(item["ttl"]) <= self.clock())
@@ -125,21 +150,8 @@ class DynamoDirectoryStore:
             raise
 
     def update_workspace_settings(self, workspace_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        names = {f"#k{i}": key for i, key in enumerate(changes)}
-        values = {f":v{i}": value for i, value in enumerate(changes.values())}
-        try:
-            response = self._workspaces.ddb.update_item(
-                TableName=self._workspaces.name,
-                Key={"workspace_id": {"S": workspace_id}, "sk": {"S": SETTINGS}},
-                UpdateExpression="SET " + ", ".join(f"#k{i} = :v{i}" for i in range(len(changes))),
-                ConditionExpression="attribute_exists(workspace_id)",
-                ExpressionAttributeNames=names, ExpressionAttributeValues=serialize(values),
-                ReturnValues="ALL_NEW")
-        except Exception as exc:
-            if _conflict(exc):
-                raise DirectoryConflict(f"no workspace {workspace_id!r}") from exc
-            raise
-        return deserialize(response["Attributes"])
+        return self._update(self._workspaces, {"workspace_id": workspace_id, "sk": SETTINGS}, changes,
+                            "attribute_exists(workspace_id)", {}, f"no workspace {workspace_id!r}")
 
     def members(self, workspace_id: str) -> Members:
         items = self._query(self._workspaces, KeyConditionExpression="workspace_id = :w",
@@ -237,22 +249,5 @@ class DynamoDirectoryStore:
 
     def update_profile(self, profile_id: str, workspace_id: str,
                        changes: Mapping[str, Any]) -> dict[str, Any]:
-        names = {f"#k{i}": key for i, key in enumerate(changes)}
-        sets = [f"#k{i} = :v{i}" for i, value in enumerate(changes.values()) if value is not None]
-        removes = [f"#k{i}" for i, value in enumerate(changes.values()) if value is None]
-        values = {f":v{i}": value for i, value in enumerate(changes.values()) if value is not None}
-        expression = " ".join(part for part in (
-            "SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else "")
-            if part)
-        try:
-            response = self._profiles.ddb.update_item(
-                TableName=self._profiles.name, Key={"profile_id": {"S": profile_id}},
-                UpdateExpression=expression, ConditionExpression="workspace_id = :ws",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=serialize({**values, ":ws": workspace_id}),
-                ReturnValues="ALL_NEW")
-        except Exception as exc:
-            if _conflict(exc):
-                raise DirectoryConflict(f"no profile {profile_id!r} in this workspace") from exc
-            raise
-        return deserialize(response["Attributes"])
+        return self._update(self._profiles, {"profile_id": profile_id}, changes, "workspace_id = :ws",
+                            {":ws": workspace_id}, f"no profile {profile_id!r} in this workspace")

@@ -65,7 +65,7 @@ def test_cli_without_table_names_exits_2(monkeypatch: pytest.MonkeyPatch,
 def test_cli_with_a_stacks_outputs(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
     outputs = {"WorkspacesTableName": "WORKSPACES_TABLE", "TokensTableName": "TOKENS_TABLE",
                "ProfilesTableName": "PROFILES_TABLE", "AuditTableName": "AUDIT_TABLE"}
-    template = {"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},  # moto needs one resource
                 "Outputs": {key: {"Value": os.environ[var]} for key, var in outputs.items()}
                 | {"ApiUrl": {"Value": "https://abc.execute-api.us-east-1.amazonaws.com/prod"}}}
     boto3.client("cloudformation", region_name="us-east-1").create_stack(

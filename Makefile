@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SAMVENV := .venv-sam
 
-.PHONY: setup test lint typecheck unit bench demo serve fuzz template-check clean
+.PHONY: setup test lint typecheck unit bench demo serve fuzz template-check clean test-browser screenshot
 
 setup: $(STAMP)
 
@@ -22,7 +22,16 @@ typecheck: setup
 	$(BIN)/mypy layers/capi_writeback/capi_writeback layers/mcp/capi_writeback_mcp
 
 unit: setup
-	bin/offline $(BIN)/python -m pytest
+	bin/offline $(BIN)/python -m pytest --ignore=tests/browser
+
+# The dashboard in a real headless Chromium (Debian's chromium + chromium-driver; .ci/run installs
+# them): sign in, the audit rows of a demo push, filters, paging, breaker reset, errors with fixes.
+test-browser: setup
+	bin/offline $(BIN)/python -m pytest tests/browser
+
+# docs/dashboard.png (the README shows it): the dashboard after a demo push, from headless Chromium.
+screenshot: setup
+	bin/offline $(BIN)/python -m tests.browser.shoot docs/dashboard.png
 
 test: lint typecheck unit
 

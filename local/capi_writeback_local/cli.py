@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("capi_writeback_local.commands.serve", "serve the HTTP API locally over an embedded AWS stack"),
     "demo": ("capi_writeback_local.commands.demo", "tell the whole story on an embedded stack (make demo)"),
     "meta-emulator": ("capi_writeback_local.commands.meta_emulator", "run the local Meta CAPI emulator"),
+    "admin": ("capi_writeback_local.commands.admin", "set up a deployment: bootstrap the first workspace"),
 }
 
 

@@ -123,7 +123,7 @@ def create_tables(
 
 @dataclass(frozen=True)
 class DemoSeed:
-    """What `seed_demo` created. `api_token` (the owner's, mcp:read + mcp:write) and `read_token` (a
+    """What `seed_demo` created. `api_token` (the owner's, mcp:read + mcp:write + admin) and `read_token` (a
     member's, mcp:read only) are the only copies of the raw tokens (stored hashed)."""
 
     api_token: str
@@ -301,7 +301,7 @@ def seed_demo(
     directory.put_workspace(workspace_id, name="Demo workspace", writeback_enabled=True)
     directory.put_member(workspace_id, user_id, role)
     directory.put_token(token_hash(api_token), workspace_id=workspace_id, user_id=user_id,
-                        scopes=("mcp:read", "mcp:write"), expires_at=int(now) + token_ttl_seconds)
+                        scopes=("admin", "mcp:read", "mcp:write"), expires_at=int(now) + token_ttl_seconds)
     directory.put_member(workspace_id, reader_id, "member")
     directory.put_token(token_hash(read_token), workspace_id=workspace_id, user_id=reader_id,
                         scopes=("mcp:read",), expires_at=int(now) + token_ttl_seconds)

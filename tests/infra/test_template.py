@@ -27,6 +27,8 @@ FOLDERS = {
     "AuthorizerFunction": "authorizer", "PreviewFunction": "preview", "DryRunFunction": "dry_run",
     "ConfirmFunction": "confirm", "ConversionsFunction": "conversions", "AuditFunction": "audit",
     "BreakerResetFunction": "breaker_reset", "DocsFunction": "docs", "McpFunction": "mcp",
+    "WorkspaceFunction": "workspace", "ProfilesFunction": "profiles", "ConnectionFunction": "connection",
+    "QualityFunction": "quality", "DashboardFunction": "dashboard",
 }
 # Step Functions helpers small enough to live in the template (no layer code, no permissions).
 INLINE = {"WeakShareFunction"}
@@ -39,6 +41,18 @@ ROUTES = {
     "BreakerResetFunction": {("POST", "/v1/profiles/{profile_id}/writeback/breaker/reset")},
     "DocsFunction": {("GET", "/v1/openapi.json"), ("GET", "/v1/docs")},
     "McpFunction": {("POST", "/v1/mcp")},
+    "WorkspaceFunction": {("GET", "/v1/workspace"), ("PATCH", "/v1/workspace/settings"),
+                          ("PUT", "/v1/workspace/members/{user_id}"),
+                          ("DELETE", "/v1/workspace/members/{user_id}"),
+                          ("GET", "/v1/workspace/audit"), ("POST", "/v1/tokens"), ("GET", "/v1/tokens"),
+                          ("DELETE", "/v1/tokens/{token_id}")},
+    "ProfilesFunction": {("POST", "/v1/profiles"), ("GET", "/v1/profiles"),
+                         ("GET", "/v1/profiles/{profile_id}"),
+                         ("PATCH", "/v1/profiles/{profile_id}")},
+    "ConnectionFunction": {("PUT", "/v1/profiles/{profile_id}/connection"),
+                           ("DELETE", "/v1/profiles/{profile_id}/connection")},
+    "QualityFunction": {("GET", "/v1/profiles/{profile_id}/quality")},
+    "DashboardFunction": {("GET", "/v1/dashboard")},
     "AuthorizerFunction": set(),
     "WeakShareFunction": set(),
 }
@@ -71,7 +85,33 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
         "BreakerTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         "AuditTable": {"dynamodb:PutItem", "dynamodb:Query"},
     },
+    # Administration (SPEC §11): each function what its routes call, nothing more.
+    "WorkspaceFunction": {
+        "WorkspacesTable": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                            "dynamodb:DeleteItem"},
+        "TokensTable": {"dynamodb:PutItem", "dynamodb:DeleteItem"},
+        "TokensTable/index/by_workspace": {"dynamodb:Query"},
+        "AuditTable": {"dynamodb:PutItem", "dynamodb:Query"},
+    },
+    "ProfilesFunction": {
+        **DIRECTORY, "ProfilesTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        "ProfilesTable/index/by_workspace": {"dynamodb:Query"},
+        "BreakerTable": {"dynamodb:GetItem"}, "AuditTable": {"dynamodb:PutItem"},
+    },
+    "ConnectionFunction": {
+        **DIRECTORY, "ProfilesTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        "AuditTable": {"dynamodb:PutItem"},
+        SECRETS: {"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue",
+                  "secretsmanager:DeleteSecret", "secretsmanager:RestoreSecret"},
+    },
+    "QualityFunction": {**DIRECTORY, "AuditTable": {"dynamodb:Query"},
+                        SECRETS: {"secretsmanager:GetSecretValue"}},
+    "DashboardFunction": {},
 }
+# The one function that writes Meta tokens, and what it may do to them (never read one back).
+SECRET_WRITER = "ConnectionFunction"
+SECRET_WRITES = {"secretsmanager:CreateSecret", "secretsmanager:PutSecretValue",
+                 "secretsmanager:DeleteSecret", "secretsmanager:RestoreSecret"}
 ROLE_OWNERS = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
 AUDIT_WRITES_FORBIDDEN = {
     "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:TransactWriteItems",
@@ -201,13 +241,16 @@ def test_no_role_can_write_the_audit_table_except_by_put() -> None:
     assert audited >= 3  # preview, dry-run, confirm, breaker reset append rows
 
 
-def test_only_the_sending_functions_read_meta_tokens() -> None:
+def test_only_the_functions_that_call_meta_read_meta_tokens() -> None:
+    """The senders and the quality read hold GetSecretValue; the connection function writes tokens
+    and can never read one back."""
     readers = {owner for owner, s in _all_iam_statements()
                if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])}
-    assert readers == {"DryRunFunction", "ConfirmFunction", "McpFunction"}
-    for _owner, statement in _all_iam_statements():
+    assert readers == {"DryRunFunction", "ConfirmFunction", "McpFunction", "QualityFunction"}
+    for owner, statement in _all_iam_statements():
         if "secretsmanager" in json.dumps(statement["Action"]):
-            assert statement["Action"] == ["secretsmanager:GetSecretValue"]
+            allowed = SECRET_WRITES if owner == SECRET_WRITER else {"secretsmanager:GetSecretValue"}
+            assert set(as_list(statement["Action"])) == allowed, owner
             assert resource_name(statement["Resource"]) == "secret:capi-writeback/connections/*"
 
 
@@ -287,7 +330,7 @@ def test_api_routes_and_authorizer() -> None:
             assert properties["RestApiId"] == {"Ref": "CapiWritebackApi"}
             found.add((properties["Method"].upper(), properties["Path"]))
             public = properties.get("Auth", {}).get("Authorizer") == "NONE"
-            assert public == (logical_id == "DocsFunction"), (logical_id, properties)
+            assert public == (logical_id in ("DocsFunction", "DashboardFunction")), (logical_id, properties)
         assert found == routes
 
 

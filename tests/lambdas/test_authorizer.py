@@ -24,7 +24,7 @@ def test_valid_token_allows_with_context(env: Env) -> None:
     result = _authorize(f"Bearer {tenant.token}")
     assert result["principalId"] == tenant.user_id
     assert result["context"] == {"workspace_id": tenant.workspace_id, "user_id": tenant.user_id,
-                                 "scopes": "mcp:read mcp:write"}
+                                 "scopes": "admin mcp:read mcp:write"}  # the seeded owner token
     statement = result["policyDocument"]["Statement"][0]  # type: ignore[index]
     assert statement["Effect"] == "Allow"
     assert statement["Resource"] == "arn:aws:execute-api:us-east-1:123456789012:abc123/Prod/*"

@@ -14,6 +14,13 @@ ROUTES = {
     ("post", "/v1/profiles/{profile_id}/conversions"),
     ("get", "/v1/profiles/{profile_id}/writeback/audit"),
     ("post", "/v1/profiles/{profile_id}/writeback/breaker/reset"),
+    # administration (SPEC §11)
+    ("get", "/v1/workspace"), ("patch", "/v1/workspace/settings"), ("get", "/v1/workspace/audit"),
+    ("put", "/v1/workspace/members/{user_id}"), ("delete", "/v1/workspace/members/{user_id}"),
+    ("post", "/v1/tokens"), ("get", "/v1/tokens"), ("delete", "/v1/tokens/{token_id}"),
+    ("post", "/v1/profiles"), ("get", "/v1/profiles"), ("get", "/v1/profiles/{profile_id}"),
+    ("patch", "/v1/profiles/{profile_id}"), ("put", "/v1/profiles/{profile_id}/connection"),
+    ("delete", "/v1/profiles/{profile_id}/connection"), ("get", "/v1/profiles/{profile_id}/quality"),
 }
 
 

@@ -94,6 +94,18 @@ def test_template_declares_the_spec_routes(template_api: ApiDefinition) -> None:
         ("GET", "/v1/openapi.json", "docs", False),
         ("GET", "/v1/docs", "docs", False),
         ("POST", "/v1/mcp", "mcp", True),
+        ("GET", "/v1/workspace", "workspace", True), ("PATCH", "/v1/workspace/settings", "workspace", True),
+        ("PUT", "/v1/workspace/members/{user_id}", "workspace", True),
+        ("DELETE", "/v1/workspace/members/{user_id}", "workspace", True),
+        ("GET", "/v1/workspace/audit", "workspace", True), ("POST", "/v1/tokens", "workspace", True),
+        ("GET", "/v1/tokens", "workspace", True), ("DELETE", "/v1/tokens/{token_id}", "workspace", True),
+        ("POST", "/v1/profiles", "profiles", True), ("GET", "/v1/profiles", "profiles", True),
+        ("GET", "/v1/profiles/{profile_id}", "profiles", True),
+        ("PATCH", "/v1/profiles/{profile_id}", "profiles", True),
+        ("PUT", "/v1/profiles/{profile_id}/connection", "connection", True),
+        ("DELETE", "/v1/profiles/{profile_id}/connection", "connection", True),
+        ("GET", "/v1/profiles/{profile_id}/quality", "quality", True),
+        ("GET", "/v1/dashboard", "dashboard", False),
     }
     assert template_api.authorizer_function == "authorizer"
     assert template_api.identity_header == "Authorization"

@@ -22,7 +22,7 @@ def tools(request: pytest.FixtureRequest, api: LocalApi) -> dict[str, Tool]:
 
 
 def test_the_phase_one_tools_are_listed(tools: dict[str, Tool]) -> None:
-    assert set(tools) == {"send_meta_conversions", "get_writeback_audit"}
+    assert {"send_meta_conversions", "get_writeback_audit"} <= set(tools)
     for tool in tools.values():
         assert tool.description and tool.title
         Draft202012Validator.check_schema(tool.input_schema)

@@ -34,7 +34,8 @@ def make_row(clock: ManualClock, profile_id: str = "p1", **overrides: Any) -> Au
 
 
 def test_row_has_every_spec_field(clock: ManualClock) -> None:
-    assert {f.name for f in dataclasses.fields(AuditRow)} == SPEC_FIELDS | {"via"}  # via: SPEC §9
+    # via: SPEC §9; match_quality and change: §11 (quality after the send, administration)
+    assert {f.name for f in dataclasses.fields(AuditRow)} == SPEC_FIELDS | {"via", "match_quality", "change"}
     row = make_row(clock)
     assert row.created_at == iso_ms(clock())
     assert row.sk == f"{row.created_at}#{row.audit_id}"

@@ -29,8 +29,15 @@ if TYPE_CHECKING:  # the authorizer's cold start loads no store module
 
 WRITE_SCOPE = "mcp:write"
 READ_SCOPE = "mcp:read"
+# The administration API (workspace settings, members, tokens, profiles, connections) needs this
+# scope on top of the owner or admin role; reading profiles and match quality takes any scope.
+ADMIN_SCOPE = "admin"
+SCOPES = frozenset({READ_SCOPE, WRITE_SCOPE, ADMIN_SCOPE})
+ANY_SCOPE = (READ_SCOPE, WRITE_SCOPE, ADMIN_SCOPE)
 ADMIN_ROLES = frozenset({"owner", "admin"})
 WRITER_ROLES = frozenset({"owner", "admin", "member"})
+ROLES = ("owner", "admin", "member", "viewer")  # highest first
+ALL_ROLES = frozenset(ROLES)
 
 
 def token_hash(token: str) -> str:
@@ -145,6 +152,21 @@ def require_scope(principal: Principal, scopes: Iterable[str]) -> None:
             raise MissingScope()
         raise MissingScope(f"The API token lacks the {' or '.join(wanted)} scope.",
                            fix=f"Create a token with the {wanted[0]} scope and retry.")
+
+
+def require_member(directory: Directory, principal: Principal, *, scopes: Iterable[str],
+                   roles: frozenset[str]) -> str:
+    """A workspace-level operation's prerequisites, in SPEC order: MISSING_SCOPE, then
+    INSUFFICIENT_ROLE (the caller's role in the token's workspace). Returns that role."""
+    require_scope(principal, scopes)
+    role = directory.get_member_role(principal.workspace_id or "", principal.user_id) \
+        if principal.workspace_id else None
+    if role not in roles:
+        raise InsufficientRole() if roles == ADMIN_ROLES else InsufficientRole(
+            "You are not a member of this workspace.",
+            fix="Ask an owner or admin to add you with PUT /v1/workspace/members/{user_id}.")
+    assert role is not None
+    return role
 
 
 def check_access(

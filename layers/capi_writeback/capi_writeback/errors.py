@@ -75,6 +75,24 @@ ERRORS: dict[str, ErrorSpec] = {
     "META_UNAVAILABLE": ErrorSpec(
         504, "Meta kept failing after retries.",
         "Retry later with the same idempotency_key; nothing accepted will be sent twice."),
+    "MEMBER_NOT_FOUND": ErrorSpec(
+        404, "No such member in this workspace.",
+        "Check the user_id, or add the user first with PUT /v1/workspace/members/{user_id}."),
+    "TOKEN_NOT_FOUND": ErrorSpec(
+        404, "No such API token in this workspace.",
+        "List the workspace's tokens with GET /v1/tokens and use one of their token_id values."),
+    "PROFILE_EXISTS": ErrorSpec(
+        409, "A profile with this profile_id exists already.",
+        "Choose another profile_id, or leave it out to have one generated."),
+    "LAST_OWNER": ErrorSpec(
+        409, "The workspace must keep at least one owner.",
+        "Make another member an owner first, then change or remove this one."),
+    "CONCURRENT_CHANGE": ErrorSpec(
+        409, "The same thing was changed by another request at the same moment; nothing was changed.",
+        "Read the current state again and retry."),
+    "META_CONNECTION_REJECTED": ErrorSpec(
+        422, "Meta refused the connection check: the access token or the pixel id is not valid.",
+        "See details for Meta's code; generate a token in Events Manager for this pixel and connect again."),
     "NOT_FOUND": ErrorSpec(
         404, "No such route.",
         "Check the method and path against /v1/openapi.json."),
@@ -150,6 +168,12 @@ SPEC_TYPES: dict[type[BaseException], str] = {
     ex.PayloadChanged: "PAYLOAD_CHANGED",
     ex.SendRejected: "META_REJECTED",
     ex.SendUnavailable: "META_UNAVAILABLE",
+    ex.MemberNotFound: "MEMBER_NOT_FOUND",
+    ex.TokenNotFound: "TOKEN_NOT_FOUND",
+    ex.ProfileExists: "PROFILE_EXISTS",
+    ex.LastOwner: "LAST_OWNER",
+    ex.ConcurrentChange: "CONCURRENT_CHANGE",
+    ex.ConnectionRejected: "META_CONNECTION_REJECTED",
     KeyReused: "IDEMPOTENCY_KEY_REUSED",
     InProgress: "CONFIRM_IN_PROGRESS",
     CircuitOpen: "CIRCUIT_OPEN",

@@ -90,3 +90,34 @@ class SendRejected(SendFailed):
 
 class SendUnavailable(SendFailed):
     """Meta kept failing (outage, timeouts, throttling) after the client's retries."""
+
+
+# --- administration (workspace, members, tokens, profiles, connections) ------------------------
+
+class AdminError(CapiWritebackError):
+    """An administrative change that cannot be made as asked."""
+
+
+class MemberNotFound(AdminError):
+    """The user is not a member of the caller's workspace."""
+
+
+class LastOwner(AdminError):
+    """The change would leave the workspace without an owner."""
+
+
+class TokenNotFound(AdminError):
+    """No API token with that id in the caller's workspace (or it has expired)."""
+
+
+class ProfileExists(AdminError):
+    """A profile with that id exists already."""
+
+
+class ConcurrentChange(AdminError):
+    """Someone else changed the same thing at the same moment; nothing was changed."""
+
+
+class ConnectionRejected(AdminError):
+    """Meta refused the connection check (token or pixel). `details`: Meta's code, subcode,
+    fbtrace_id and message; `fix`: what to do about that code."""

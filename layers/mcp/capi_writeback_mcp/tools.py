@@ -128,6 +128,8 @@ def _tool(fn: Callable[..., CallToolResult], *, title: str, annotations: ToolAnn
 
 def tools() -> list[Tool]:
     """The tools of SPEC §9 that the layer supports today."""
+    from capi_writeback_mcp import match_quality  # SPEC §11.3, its own module (it imports this one)
+
     return [
         _tool(send_meta_conversions, title="Send conversions to Meta (preview, dry-run, confirm)",
               annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
@@ -140,6 +142,7 @@ def tools() -> list[Tool]:
                                           open_world_hint=False),
               input_schema=arguments.audit_input_schema(),
               output_schema=arguments.object_schema(layer.AuditPage)),
+        match_quality.tool(),
     ]
 
 

@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"capi-writeback serve: API on {api.url}/v1 (docs: {api.url}/v1/docs); "
                   f"Meta at {api.meta_url or api.emulator.url}. Ctrl-C or SIGTERM stops it.",
                   file=sys.stderr, flush=True)
+            print(f"capi-writeback serve: dashboard at {api.url}/v1/dashboard (sign in with the token "
+                  "of the first line)", file=sys.stderr, flush=True)
             while not stop.wait(0.5):
                 pass
             print("capi-writeback serve: stopping", file=sys.stderr, flush=True)

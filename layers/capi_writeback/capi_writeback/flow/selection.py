@@ -110,6 +110,7 @@ def build(services: Services, access: Access, selection: Selection, note: Note) 
                   preview_id=preview_id_for(access.profile_id, str(result.payload_hash)))
     note.payload_hash = built.payload_hash
     note.event_count = built.event_count
+    note.match_quality = {k: int(v) for k, v in dict(result.match_quality).items()}
     note.window = window
     if selection.preview_id is not None and selection.preview_id != built.preview_id:
         raise PayloadChanged(details={"preview_id": selection.preview_id,

@@ -55,17 +55,21 @@ class Note:
     status: str = "succeeded"
     failed_status: str = "refused"
     error: dict[str, Any] | None = None
+    match_quality: dict[str, int] | None = None
+    change: dict[str, Any] | None = None
 
 
 def noted_access(services: Services, call: Call, note: Note, *, roles: frozenset[str] = ADMIN_ROLES,
-                 writeback: bool = True, connection: bool = True) -> Access:
-    """The prerequisites of an audited operation (`auth.check_access`, scope mcp:write). The note
-    learns the workspace and pixel first, so refusals on a profile of the caller's are audited too."""
+                 writeback: bool = True, connection: bool = True,
+                 scopes: tuple[str, ...] = (WRITE_SCOPE,)) -> Access:
+    """The prerequisites of an audited operation (`auth.check_access`, scope mcp:write unless
+    `scopes` says otherwise). The note learns the workspace and pixel first, so refusals on a profile
+    of the caller's are audited too."""
     profile = find_profile(services.directory, call.principal, call.profile_id)
     if profile is not None:
         note.workspace_id = str(profile.get("workspace_id"))
         note.pixel_id = _pixel_id(profile)
-    return check_access(services.directory, call.principal, call.profile_id, scopes=(WRITE_SCOPE,),
+    return check_access(services.directory, call.principal, call.profile_id, scopes=scopes,
                         roles=roles, writeback=writeback, connection=connection, profile=profile)
 
 
@@ -133,6 +137,8 @@ def _append(services: Services, call: Call, operation: str, note: Note) -> None:
         status=note.status,
         error=note.error,
         via=call.via,
+        match_quality=note.match_quality,
+        change=note.change,
     )
     services.audit.append(row)
     logger.info("audit row written", extra={"operation": operation, "status": note.status,

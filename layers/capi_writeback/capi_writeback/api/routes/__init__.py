@@ -16,4 +16,18 @@ def all_routers() -> tuple[OperationRouter, ...]:
     from capi_writeback.api.routes import audit, conversions, writeback
 
     return (writeback.PREVIEW, writeback.DRY_RUN, writeback.CONFIRM, conversions.STORE, audit.LIST,
-            writeback.BREAKER_RESET)
+            writeback.BREAKER_RESET, *admin_routers())
+
+
+def admin_routers() -> tuple[OperationRouter, ...]:
+    """The administration routers (SPEC §11): workspace, tokens, profiles, connection, quality."""
+    from capi_writeback.api.routes import (
+        admin_connection,
+        admin_profiles,
+        admin_tokens,
+        admin_workspace,
+        quality,
+    )
+
+    return (*admin_workspace.ROUTERS, *admin_tokens.ROUTERS, *admin_profiles.ROUTERS,
+            *admin_connection.ROUTERS, quality.QUALITY)

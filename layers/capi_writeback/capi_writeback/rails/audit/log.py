@@ -52,7 +52,13 @@ class AuditRow:
     status: str = "succeeded"
     error: dict[str, Any] | None = None
     created_at: str = ""
-    via: str = "api"  # how the operation came in: api | step_functions | mcp (older rows: api)
+    via: str = "api"  # how the operation came in: api | step_functions | mcp | cli (older rows: api)
+    # The pre-send match quality of the events built ({"great", "good", "weak"}), on preview,
+    # dry-run and confirm rows; None elsewhere and on rows written before it existed.
+    match_quality: dict[str, int] | None = None
+    # What an administrative operation changed (ids, roles, scopes, settings keys; never a token
+    # or secret); None on the write-back steps.
+    change: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not _CREATED_AT.fullmatch(self.created_at):

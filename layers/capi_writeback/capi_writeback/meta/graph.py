@@ -141,4 +141,4 @@ def agent_name(partner_agent: str | None) -> str | None:
         return None
     import re
 
-    return re.sub(r"(_\d+)+$", "", partner_agent.strip().lower()) or None
+    return re.sub(r"(_\d+)+\Z", "", partner_agent.strip().lower()) or None

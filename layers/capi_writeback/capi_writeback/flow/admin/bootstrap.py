@@ -23,7 +23,7 @@ from capi_writeback.rails.audit.log import AuditLog, AuditRow
 from capi_writeback.rails.clock import Clock
 from capi_writeback.store.directory.base import DirectoryAdmin, DirectoryConflict, public_token, token_item
 
-USER_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+USER_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 OWNER_SCOPES = tuple(sorted(SCOPES))
 
 
@@ -56,7 +56,7 @@ def bootstrap(directory: DirectoryAdmin, audit: AuditLog, clock: Clock, *, name:
     name = name.strip()
     if not name or len(name) > 128:
         raise ValueError("the workspace name must have 1 to 128 characters")
-    if not USER_ID.match(owner):
+    if not USER_ID.fullmatch(owner):
         raise ValueError("the owner's user id must be 1-128 letters, digits or . _ : - (no e-mail address)")
     if not 1 <= token_days <= 365:
         raise ValueError("the token must expire within 1 to 365 days")

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from capi_writeback.events import BuildResult, build_events
 from capi_writeback.fields import CUSTOMER_KEYS, FIELDS, RAW_FIELDS, SOURCE_BOUND, STRONG_KEYS, SYNONYMS
+from capi_writeback.limits import MESSAGING_CHANNEL_NAMES
 from capi_writeback.rows import canonical_row, prepare_for_storage
 from capi_writeback.settings import ProfileSettings
-from capi_writeback.validate import SkipReason
+from capi_writeback.validate import MESSAGING_CHANNELS, SkipReason
 from capi_writeback_local.meta_emulator.rules import Strictness, check_event
 
 from .conftest import NOW, make_row
@@ -60,6 +61,10 @@ def test_the_new_identifiers_are_registry_entries_sent_unhashed() -> None:
         **{key: {"business_messaging"} for key in (
             "page_id", "page_scoped_user_id", "ctwa_clid", "ig_account_id", "ig_sid",
             "whatsapp_business_account_id", "instagram_business_account_id")}}
+
+
+def test_the_channels_are_the_ones_the_request_models_publish() -> None:
+    assert set(MESSAGING_CHANNELS) == set(MESSAGING_CHANNEL_NAMES)
 
 
 def test_the_new_fields_are_read_from_nested_user_data_under_their_spellings() -> None:

@@ -221,6 +221,14 @@ def flow(world: tuple[MetaEmulator, Any, FunctionPool]) -> Iterator[tuple[dict[s
         meta.clear_faults()
         out["confirm"] = run("confirm", _event("confirm"))
         out["live_events"] = len(meta.received_events(PIXEL_ID))
+        # One event, live (its sample's time moved to now too), then the same again: a replay.
+        send = _event("send_event")
+        body = json.loads(send["body"])
+        body["event_time"] = int(time.time()) - 60
+        send["body"] = json.dumps(body)
+        out["send_event"] = run("send_event", send)
+        out["send_event_again"] = run("send_event", send)
+        out["live_events_after_send"] = len(meta.received_events(PIXEL_ID))
         out["audit"] = run("audit", _event("audit"))
         out["breaker_reset"] = run("breaker_reset", _event("breaker_reset"))
         out["docs"] = run("docs", _event("docs"))
@@ -277,9 +285,15 @@ def test_the_sample_events_run_the_whole_flow(flow: tuple[dict[str, Any], CallLo
     assert status == 200, confirm
     assert confirm["status"] == "succeeded"
     assert out["live_events"] == preview["event_count"]
+    status, sent = out["send_event"]
+    assert status == 200 and sent["events_received"] == 1 and sent["replayed"] is False, sent
+    status, again = out["send_event_again"]
+    assert status == 200 and again["replayed"] is True and again["event_id"] == "order-20261124-0042"
+    assert out["live_events_after_send"] == out["live_events"] + 1
     status, audit = out["audit"]
     assert status == 200, audit
-    assert [row["operation"] for row in audit["items"]][:4] == ["confirm", "confirm", "dry_run", "preview"]
+    assert [row["operation"] for row in audit["items"]][:6] == [
+        "send_event", "send_event", "confirm", "confirm", "dry_run", "preview"]
     status, reset = out["breaker_reset"]
     assert status == 200, reset
     status, docs = out["docs"]
@@ -315,4 +329,4 @@ def test_every_aws_call_made_by_a_function_is_granted_by_its_template_policy(
         for action, resource in sorted(calls):
             assert action in allowed.get(resource, set()), f"{name} calls {action} on {resource}"
     assert set(calls_by_function) == {"authorizer", "preview", "dry_run", "confirm", "conversions", "audit",
-                                      "breaker_reset", "mcp"}  # docs makes no AWS call at all
+                                      "breaker_reset", "mcp", "send_event"}  # docs makes no AWS call

@@ -27,6 +27,7 @@ FOLDERS = {
     "AuthorizerFunction": "authorizer", "PreviewFunction": "preview", "DryRunFunction": "dry_run",
     "ConfirmFunction": "confirm", "ConversionsFunction": "conversions", "AuditFunction": "audit",
     "BreakerResetFunction": "breaker_reset", "DocsFunction": "docs", "McpFunction": "mcp",
+    "SendEventFunction": "send_event",
 }
 # Step Functions helpers small enough to live in the template (no layer code, no permissions).
 INLINE = {"WeakShareFunction"}
@@ -39,6 +40,7 @@ ROUTES = {
     "BreakerResetFunction": {("POST", "/v1/profiles/{profile_id}/writeback/breaker/reset")},
     "DocsFunction": {("GET", "/v1/openapi.json"), ("GET", "/v1/docs")},
     "McpFunction": {("POST", "/v1/mcp")},
+    "SendEventFunction": {("POST", "/v1/profiles/{profile_id}/events")},
     "AuthorizerFunction": set(),
     "WeakShareFunction": set(),
 }
@@ -70,6 +72,14 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
                              "dynamodb:BatchGetItem"},
         "BreakerTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         "AuditTable": {"dynamodb:PutItem", "dynamodb:Query"},
+        "ProfilesTable/index/by_workspace": {"dynamodb:Query"},  # whoami; a profile by its pixel
+    },
+    # One event: the directory, its ledger items (event#..., see the LeadingKeys test), the breaker,
+    # the audit trail and the Meta token; no conversions table.
+    "SendEventFunction": {
+        **DIRECTORY, SECRETS: {"secretsmanager:GetSecretValue"}, "AuditTable": {"dynamodb:PutItem"},
+        "IdempotencyTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        "BreakerTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
     },
 }
 ROLE_OWNERS = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
@@ -204,11 +214,22 @@ def test_no_role_can_write_the_audit_table_except_by_put() -> None:
 def test_only_the_sending_functions_read_meta_tokens() -> None:
     readers = {owner for owner, s in _all_iam_statements()
                if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])}
-    assert readers == {"DryRunFunction", "ConfirmFunction", "McpFunction"}
+    assert readers == {"DryRunFunction", "ConfirmFunction", "McpFunction", "SendEventFunction"}
     for _owner, statement in _all_iam_statements():
         if "secretsmanager" in json.dumps(statement["Action"]):
             assert statement["Action"] == ["secretsmanager:GetSecretValue"]
             assert resource_name(statement["Resource"]) == "secret:capi-writeback/connections/*"
+
+
+def test_the_single_event_function_may_touch_its_own_ledger_items_only() -> None:
+    """Its ledger shares the idempotency table with the confirm's: DynamoDB's LeadingKeys condition
+    keeps it to the items whose id starts with `event#` (rails/event_ledger)."""
+    from capi_writeback.rails.event_ledger.ledger import record_id
+
+    (ledger,) = [s for s in statements(FUNCTIONS["SendEventFunction"]["Properties"]["Policies"])
+                 if resource_name(s["Resource"]) == "IdempotencyTable"]
+    assert ledger["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["event#*"]}}
+    assert record_id("1234", "Purchase", "ev-1").startswith("event#")
 
 
 def _statement_key(statement: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:

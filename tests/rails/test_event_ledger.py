@@ -173,3 +173,12 @@ def test_twenty_concurrent_sends_of_one_event_send_it_once(event_store: Any, clo
     with ThreadPoolExecutor(20) as pool:
         kinds = list(pool.map(one, range(20)))
     assert kinds.count("new") == 1 and kinds.count("in_progress") == 19
+
+
+def test_stored_reads_a_completed_send_without_claiming(ledger: EventLedger) -> None:
+    assert ledger.stored("111", "Purchase", "ev-1", H1) is None
+    held = claim(ledger)
+    assert ledger.stored("111", "Purchase", "ev-1", H1) is None  # running: nothing to replay yet
+    ledger.finish(held, RESULT, keep_until=ledger.clock() + WEEK)
+    found = ledger.stored("111", "Purchase", "ev-1", H2)
+    assert found is not None and (found.kind, found.result, found.same_content) == ("replay", RESULT, False)

@@ -11,17 +11,16 @@ from collections.abc import Collection, Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from capi_writeback import limits
 from capi_writeback.fields import BASELINE_INVALID, CUSTOMER_KEYS, STRONG_KEYS
 
-ACTION_SOURCES = frozenset({
-    "email", "website", "app", "phone_call", "chat", "physical_store", "system_generated",
-    "business_messaging", "other",
-})
+ACTION_SOURCES = frozenset(limits.ACTION_SOURCES)
 MAX_AGE_SECONDS = 7 * 86400
 PHYSICAL_STORE_MAX_AGE_SECONDS = 62 * 86400
 FUTURE_TOLERANCE_SECONDS = 60
 EXTINFO_LENGTH = 16
-# business_messaging: each channel and the user_data ids its events need (CAPI-REFERENCE §2.1, §12).
+# business_messaging: each channel (limits.MESSAGING_CHANNEL_NAMES) and the user_data ids its events
+# need (CAPI-REFERENCE §2.1, §12).
 MESSAGING_CHANNELS: Mapping[str, tuple[str, ...]] = {
     "instagram": ("ig_account_id", "ig_sid"),
     "messenger": ("page_id", "page_scoped_user_id"),

@@ -123,6 +123,15 @@ class EventLedger:
             # Another call moved the record between our read and our write: look again.
         raise EventInProgress(details={"event_id": event_id})
 
+    def stored(self, pixel_id: str, event_name: str, event_id: str, content_hash: str) -> EventClaim | None:
+        """The replay a claim would give (a completed send of this event), read without claiming:
+        lets a replay be answered where a new send would be refused (an open breaker)."""
+        record = self.store.get(record_id(pixel_id, event_name, event_id), self.clock())
+        if record is None or record.status != COMPLETED:
+            return None
+        return EventClaim("replay", record.id, record.owner, record.attempts,
+                          result=dict(record.result or {}), same_content=record.content_hash == content_hash)
+
     def finish(self, claim: EventClaim, result: Mapping[str, Any], *, keep_until: float) -> bool:
         """The send succeeded: later claims replay `result` until `keep_until`. False when another
         call took the event over meanwhile (this call outlived its lease)."""

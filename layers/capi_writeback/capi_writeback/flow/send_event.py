@@ -1,0 +1,165 @@
+"""SPEC §8: one event, sent now: `POST /v1/profiles/{profile_id}/events` and the MCP tool
+`meta_send_conversion_event`, for backends that forward a Pixel event and for AI assistants.
+
+prerequisites (as dry-run and confirm) → pixel → build (the rows' pipeline; an event Meta would
+refuse is VALIDATION_ERROR naming the reason, nothing sent) → then
+
+- a test send (`test_event_code`): send with the code; no ledger, no breaker (as a dry-run);
+- a live send, exactly once per (pixel, event_name, event_id): breaker check (while open, an event
+  already sent still replays; nothing else passes) → claim the event in the ledger (replay → the
+  first result, `replayed: true`; the same event being sent right now → wait, then replay, or
+  CONFIRM_IN_PROGRESS) → send → breaker success/failure → finish (result kept for replays) or
+  release (a failed send may be retried) → the result;
+
+and one audit row (`operation: "send_event"`, the event id as its idempotency key for a live send).
+The ledger keeps an event for 7 days, or as long as Meta would still accept it if longer (62 days
+for physical_store), so a retry never double-counts even after Meta's 48-hour deduplication.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from capi_writeback import observability as obs
+from capi_writeback.auth import Access
+from capi_writeback.contracts.events import SendEventRequest
+from capi_writeback.exceptions import InvalidRequest, SendFailed
+from capi_writeback.flow import sending
+from capi_writeback.flow.event_body import OneEvent, build_one
+from capi_writeback.flow.selection import profile_settings
+from capi_writeback.flow.services import Services, default_services
+from capi_writeback.flow.trail import Call, Note, audited, noted_access
+from capi_writeback.rails.audit.log import iso_ms
+from capi_writeback.rails.breaker.exceptions import CircuitOpen
+
+OPERATION = "send_event"
+LEDGER_DAYS = 7
+_MAX_AGE_DAYS = {"physical_store": 62}  # validate.py's ages: what Meta accepts
+_OTHER_CONTENT = ("a different event was sent earlier under this event_id; Meta would drop this one as "
+                  "a duplicate, so nothing was sent")
+
+
+def send_event(call: Call, request: SendEventRequest, services: Services | None = None) -> dict[str, Any]:
+    """Send one event now (test or live), exactly once when live; see the module docstring."""
+    services = services or default_services()
+    return audited(services, call, OPERATION, lambda note: _send_event(services, call, request, note))
+
+
+def _send_event(services: Services, call: Call, request: SendEventRequest, note: Note) -> dict[str, Any]:
+    access = noted_access(services, call, note)
+    connection = access.connection
+    pixel_id = str(connection["pixel_id"])
+    if request.pixel_id is not None and request.pixel_id != pixel_id:
+        raise InvalidRequest(
+            "pixel_id does not match the profile's Meta connection.",
+            fix="Omit pixel_id or pass the pixel id of this profile's connection.",
+            details=[{"field": "pixel_id", "message": "does not match the profile connection's pixel id"}])
+    now = services.clock()
+    one = build_one(request, profile_settings(access.profile), now, pixel_id)
+    note.payload_hash = one.content_hash
+    note.event_count = 1
+    note.window = {"start": iso_ms(one.event_time), "end": iso_ms(one.event_time)}
+    if request.test_event_code:
+        return _test_send(services, call, str(request.test_event_code), note, access, one)
+    note.idempotency_key = one.event_id
+    ledger = services.event_ledger
+    name = str(one.event["event_name"])
+    try:
+        services.breaker.check(access.profile_id)
+    except CircuitOpen:
+        stored = ledger.stored(pixel_id, name, one.event_id, one.content_hash)
+        if stored is None:
+            raise
+        return _replay(call, note, stored.result or {}, stored.same_content)
+
+    keep_until = max(now + LEDGER_DAYS * 86400,
+                     one.event_time + _MAX_AGE_DAYS.get(str(one.event["action_source"]), 7) * 86400)
+    claim = ledger.claim(pixel_id, name, one.event_id, one.content_hash, keep_until=keep_until,
+                         deadline=call.deadline)
+    if claim.kind == "replay":
+        return _replay(call, note, claim.result or {}, claim.same_content)
+
+    note.failed_status = "failed"
+    client = services.meta(connection.get("api_version"))
+    try:
+        (result,) = client.send(pixel_id, str(connection["secret_id"]), [one.event])
+        batch = sending.batch_summary(result)
+        if batch["status"] != "accepted":
+            raise sending.failure_error([batch], {"operation": OPERATION, "event_id": one.event_id})
+    except Exception as exc:
+        ledger.release(claim)  # nothing was taken: the next call with this event sends it again
+        _breaker_failure(services, access.profile_id)
+        if isinstance(exc, SendFailed) or not sending.is_meta_error(exc):
+            raise
+        raise sending.send_failed(exc, {"operation": OPERATION, "event_id": one.event_id}) from None
+
+    services.breaker.record_success(access.profile_id)
+    obs.count(obs.EVENTS_SENT, batch["events_received"])
+    answer = _result(call, access.profile_id, pixel_id, one, batch, test_event_code=None)
+    note.fbtrace_ids = list(batch["fbtrace_ids"])
+    if not ledger.finish(claim, answer, keep_until=keep_until):
+        # This call outlived its lease and another one took the event over: it was sent (Meta
+        # deduplicates the copy within 48 hours); the other call's result is what replays.
+        obs.logger.warning("event ledger lease lost after the send", extra={"event_id": one.event_id})
+    return answer
+
+
+def _test_send(services: Services, call: Call, code: str, note: Note, access: Access,
+               one: OneEvent) -> dict[str, Any]:
+    """A test send (as a dry-run): Meta validates the event with the code; nothing counts."""
+    note.failed_status = "failed"
+    connection = access.connection
+    pixel_id = str(connection["pixel_id"])
+    client = services.meta(connection.get("api_version"))
+    try:
+        (result,) = client.send(pixel_id, str(connection["secret_id"]), [one.event], test_event_code=code)
+    except Exception as exc:
+        if not sending.is_meta_error(exc):
+            raise
+        raise sending.send_failed(exc, {"operation": OPERATION, "event_id": one.event_id}) from None
+    batch = sending.batch_summary(result)
+    if batch["status"] != "accepted":
+        raise sending.failure_error([batch], {"operation": OPERATION, "event_id": one.event_id,
+                                              "test_event_code": code})
+    note.fbtrace_ids = list(batch["fbtrace_ids"])
+    return _result(call, access.profile_id, pixel_id, one, batch, test_event_code=code)
+
+
+def _result(call: Call, profile_id: str, pixel_id: str, one: OneEvent, batch: dict[str, Any], *,
+            test_event_code: str | None) -> dict[str, Any]:
+    return {
+        "operation": OPERATION,
+        "request_id": call.request_id,
+        "profile_id": profile_id,
+        "pixel_id": pixel_id,
+        "event_name": one.event["event_name"],
+        "event_id": one.event_id,
+        "events_received": batch["events_received"],
+        "fbtrace_id": batch["fbtrace_id"],
+        "messages": list(batch.get("messages") or []),
+        "match_quality": one.match_quality,
+        "warnings": list(one.warnings),
+        "test_event_code": test_event_code,
+        "replayed": False,
+        "original_request_id": None,
+        "event": one.event,
+    }
+
+
+def _replay(call: Call, note: Note, stored: dict[str, Any], same_content: bool) -> dict[str, Any]:
+    """The first send's result, marked replayed (nothing sent again)."""
+    note.status = "replayed"
+    note.fbtrace_ids = [str(stored["fbtrace_id"])] if stored.get("fbtrace_id") else []
+    obs.count(obs.REPLAYS)
+    warnings = list(stored.get("warnings") or [])
+    if not same_content:
+        warnings.append(_OTHER_CONTENT)
+    return {**stored, "request_id": call.request_id, "replayed": True, "warnings": warnings,
+            "original_request_id": stored.get("request_id")}
+
+
+def _breaker_failure(services: Services, profile_id: str) -> None:
+    """A failed live send counts toward the profile's circuit breaker, as a failed confirm does."""
+    if services.breaker.record_failure(profile_id):
+        obs.count(obs.BREAKER_OPENED)
+        obs.logger.warning("circuit breaker opened", extra={"profile_id": profile_id})

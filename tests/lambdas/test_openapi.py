@@ -14,6 +14,7 @@ ROUTES = {
     ("post", "/v1/profiles/{profile_id}/conversions"),
     ("get", "/v1/profiles/{profile_id}/writeback/audit"),
     ("post", "/v1/profiles/{profile_id}/writeback/breaker/reset"),
+    ("post", "/v1/profiles/{profile_id}/events"),
 }
 
 

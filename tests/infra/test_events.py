@@ -235,8 +235,12 @@ def flow(world: tuple[MetaEmulator, Any, FunctionPool]) -> Iterator[tuple[dict[s
         # The MCP function runs the same steps through its tools: the sample (a preview), then the
         # other modes and the audit read, so every AWS call it makes is checked against its policy.
         out["mcp"] = run("mcp", _event("mcp"))
+        sample_event = {**json.loads(send["body"]), "event_id": "mcp-sample-event", "pixel_id": PIXEL_ID}
         for name, arguments in (("dry_run", {"mode": "dry_run"}),
                                 ("confirm", {"mode": "confirm", "idempotency_key": "mcp-sample-1"}),
+                                ("whoami", {"tool": "whoami", "arguments": {}}),
+                                ("event", {"tool": "meta_send_conversion_event", "arguments": sample_event}),
+                                ("only_profile", {"mode": "preview", "profile_id": None}),
                                 ("audit", {"tool": "get_writeback_audit", "limit": 5})):
             out[f"mcp_{name}"] = run("mcp", _mcp_call(arguments))
         yield out, log
@@ -252,10 +256,12 @@ def _mcp_call(changes: dict[str, Any]) -> dict[str, Any]:
     tool = changes.pop("tool", None)
     if tool is not None:
         body["params"]["name"] = tool
-        body["params"]["arguments"] = {"profile_id": body["params"]["arguments"]["profile_id"]}
+        body["params"]["arguments"] = changes.pop(
+            "arguments", {"profile_id": body["params"]["arguments"]["profile_id"]})
         event["headers"]["Mcp-Name"] = tool
         event["multiValueHeaders"]["Mcp-Name"] = [tool]
     body["params"]["arguments"].update(changes)
+    body["params"]["arguments"] = {k: v for k, v in body["params"]["arguments"].items() if v is not None}
     event["body"] = json.dumps(body)
     return event
 
@@ -302,8 +308,12 @@ def test_the_sample_events_run_the_whole_flow(flow: tuple[dict[str, Any], CallLo
     assert mcp_preview["operation"] == "preview" and mcp_preview["event_count"] == preview["event_count"]
     assert _tool_result(out["mcp_dry_run"])["structuredContent"]["events_received"] == preview["event_count"]
     assert _tool_result(out["mcp_confirm"])["structuredContent"]["status"] == "succeeded"
+    whoami = _tool_result(out["mcp_whoami"])["structuredContent"]
+    assert [p["pixel_id"] for p in whoami["profiles"]] == [PIXEL_ID] and whoami["unmet"] == []
+    assert _tool_result(out["mcp_event"])["structuredContent"]["events_received"] == 1
+    assert _tool_result(out["mcp_only_profile"])["structuredContent"]["operation"] == "preview"
     rows = _tool_result(out["mcp_audit"])["structuredContent"]["items"]
-    assert [row["operation"] for row in rows][:3] == ["confirm", "dry_run", "preview"]
+    assert [row["operation"] for row in rows][:4] == ["preview", "send_event", "confirm", "dry_run"]
 
 
 def test_authorizer_event_with_a_real_token(world: tuple[MetaEmulator, Any, FunctionPool],

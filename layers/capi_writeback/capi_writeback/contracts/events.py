@@ -10,30 +10,25 @@ conversion rows (`flow/event_body.py`), which refuses the event with the reason 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
 from capi_writeback.contracts.common import Model, Strict
 from capi_writeback.limits import ACTION_SOURCES, MESSAGING_CHANNEL_NAMES
 
+if TYPE_CHECKING:
+    ActionSource = str
+    MessagingChannel = str
+else:  # Meta's values, stated once in `limits` (the schemas publish them as enums)
+    ActionSource = Literal[ACTION_SOURCES]
+    MessagingChannel = Literal[MESSAGING_CHANNEL_NAMES]
 ResponseFormat = Literal["markdown", "json"]
 EventTime = Annotated[int, Field(ge=0, strict=True)] | Annotated[str, Field(min_length=1, max_length=64)]
 ProcessingOptions = Annotated[list[Annotated[str, Field(max_length=16)]], Field(max_length=4)]
 MAX_USER_DATA_KEYS = 40
 MAX_CUSTOM_DATA_KEYS = 100
 _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]+$")
-
-
-def _one_of(allowed: tuple[str, ...], name: str) -> Any:
-    """A field validator: the value is one of `allowed` (the published enum says the same)."""
-
-    def check(value: str | None) -> str | None:
-        if value is not None and value not in allowed:
-            raise ValueError(f"{name} must be one of {', '.join(allowed)}")
-        return value
-
-    return check
 
 
 class SendEventRequest(Strict):
@@ -50,8 +45,7 @@ class SendEventRequest(Strict):
     event_time: EventTime = Field(
         description="When it happened, in unix seconds. Unix milliseconds and ISO-8601 text are accepted "
                     "and converted (with a warning). At most 7 days ago (62 for physical_store).")
-    action_source: str = Field(
-        json_schema_extra={"enum": list(ACTION_SOURCES)},
+    action_source: ActionSource = Field(
         description="Where the conversion happened. website needs event_source_url and "
                     "user_data.client_user_agent; app needs app_data; business_messaging needs "
                     "messaging_channel and that channel's ids in user_data.")
@@ -76,9 +70,8 @@ class SendEventRequest(Strict):
         default=None, max_length=20,
         description="App events: advertiser_tracking_enabled (0/1) and extinfo (16 strings: a2/i2, "
                     "package, short version, long version, OS version, ...).")
-    messaging_channel: str | None = Field(
-        default=None, json_schema_extra={"enum": list(MESSAGING_CHANNEL_NAMES)},
-        description="business_messaging events: the channel the conversation happened on.")
+    messaging_channel: MessagingChannel | None = Field(
+        default=None, description="business_messaging events: the channel the conversation happened on.")
     data_processing_options: ProcessingOptions | None = Field(
         default=None, description='Limited Data Use: ["LDU"], or [] to say it does not apply.')
     data_processing_options_country: int | None = Field(
@@ -91,9 +84,6 @@ class SendEventRequest(Strict):
                     "a live send, exactly once per (pixel_id, event_name, event_id).")
     response_format: ResponseFormat = Field(
         default="json", description="json (the result as JSON) or markdown (a short summary for people).")
-
-    _action_source = field_validator("action_source")(_one_of(ACTION_SOURCES, "action_source"))
-    _channel = field_validator("messaging_channel")(_one_of(MESSAGING_CHANNEL_NAMES, "messaging_channel"))
 
     @field_validator("event_id")
     @classmethod

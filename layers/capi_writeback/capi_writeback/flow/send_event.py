@@ -5,19 +5,27 @@ prerequisites (as dry-run and confirm) → pixel → build (the rows' pipeline; 
 refuse is VALIDATION_ERROR naming the reason, nothing sent) → then
 
 - a test send (`test_event_code`): send with the code; no ledger, no breaker (as a dry-run);
-- a live send, exactly once per (pixel, event_name, event_id): breaker check (while open, an event
-  already sent still replays; nothing else passes) → claim the event in the ledger (replay → the
-  first result, `replayed: true`; the same event being sent right now → wait, then replay, or
-  CONFIRM_IN_PROGRESS) → send → breaker success/failure → finish (result kept for replays) or
-  release (a failed send may be retried) → the result;
+- a live send, exactly once per (pixel, event_name, event_id): claim the event in the ledger and
+  check the breaker (while open, an event already sent still replays; nothing else passes, and a
+  claim just taken is released) → replay → the first result, `replayed: true`; the same event being
+  sent right now → wait for it, then replay, or CONFIRM_IN_PROGRESS → send → breaker success or
+  failure, and finish (result kept for replays) or release (a failed send may be retried) → the
+  result;
 
 and one audit row (`operation: "send_event"`, the event id as its idempotency key for a live send).
 The ledger keeps an event for 7 days, or as long as Meta would still accept it if longer (62 days
 for physical_store), so a retry never double-counts even after Meta's 48-hour deduplication.
+
+Latency: a backend waits for this once per conversion, so round trips that do not depend on each
+other go out together (`parallel.py`): the prerequisites' three directory reads, the claim with the
+breaker check, the finish with the breaker update. A live send makes three sequential DynamoDB
+round trips before and two after Meta's answer (the audit row being the last); see
+bench/bench_send_event.py.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from capi_writeback import observability as obs
@@ -26,11 +34,12 @@ from capi_writeback.contracts.events import SendEventRequest
 from capi_writeback.exceptions import InvalidRequest, SendFailed
 from capi_writeback.flow import sending
 from capi_writeback.flow.event_body import OneEvent, build_one
+from capi_writeback.flow.parallel import PrefetchedDirectory, outcome, start, together
 from capi_writeback.flow.selection import profile_settings
 from capi_writeback.flow.services import Services, default_services
 from capi_writeback.flow.trail import Call, Note, audited, noted_access
 from capi_writeback.rails.audit.log import iso_ms
-from capi_writeback.rails.breaker.exceptions import CircuitOpen
+from capi_writeback.rails.event_ledger.ledger import EventClaim
 
 OPERATION = "send_event"
 LEDGER_DAYS = 7
@@ -46,7 +55,9 @@ def send_event(call: Call, request: SendEventRequest, services: Services | None 
 
 
 def _send_event(services: Services, call: Call, request: SendEventRequest, note: Note) -> dict[str, Any]:
-    access = noted_access(services, call, note)
+    prefetched = copy.copy(services)  # the same services, reading the prerequisites' items at once
+    prefetched.directory = PrefetchedDirectory(services.directory, call.principal, call.profile_id)
+    access = noted_access(prefetched, call, note)
     connection = access.connection
     pixel_id = str(connection["pixel_id"])
     if request.pixel_id is not None and request.pixel_id != pixel_id:
@@ -64,18 +75,20 @@ def _send_event(services: Services, call: Call, request: SendEventRequest, note:
     note.idempotency_key = one.event_id
     ledger = services.event_ledger
     name = str(one.event["event_name"])
-    try:
-        services.breaker.check(access.profile_id)
-    except CircuitOpen:
-        stored = ledger.stored(pixel_id, name, one.event_id, one.content_hash)
-        if stored is None:
-            raise
-        return _replay(call, note, stored.result or {}, stored.same_content)
-
     keep_until = max(now + LEDGER_DAYS * 86400,
                      one.event_time + _MAX_AGE_DAYS.get(str(one.event["action_source"]), 7) * 86400)
-    claim = ledger.claim(pixel_id, name, one.event_id, one.content_hash, keep_until=keep_until,
-                         deadline=call.deadline)
+    claimed = start(lambda: ledger.claim(pixel_id, name, one.event_id, one.content_hash,
+                                         keep_until=keep_until, deadline=call.deadline))
+    breaker = outcome(start(lambda: services.breaker.check(access.profile_id)))
+    claim = outcome(claimed)
+    if isinstance(breaker, BaseException):
+        if isinstance(claim, EventClaim) and claim.kind == "replay":
+            return _replay(call, note, claim.result or {}, claim.same_content)  # even while open
+        if isinstance(claim, EventClaim):
+            ledger.release(claim)  # taken for nothing: the breaker refuses this send
+        raise breaker
+    if isinstance(claim, BaseException):
+        raise claim
     if claim.kind == "replay":
         return _replay(call, note, claim.result or {}, claim.same_content)
 
@@ -87,17 +100,18 @@ def _send_event(services: Services, call: Call, request: SendEventRequest, note:
         if batch["status"] != "accepted":
             raise sending.failure_error([batch], {"operation": OPERATION, "event_id": one.event_id})
     except Exception as exc:
-        ledger.release(claim)  # nothing was taken: the next call with this event sends it again
-        _breaker_failure(services, access.profile_id)
+        # Nothing was taken: release the event (the next call sends it again) and feed the breaker.
+        together(lambda: ledger.release(claim), lambda: _breaker_failure(services, access.profile_id))
         if isinstance(exc, SendFailed) or not sending.is_meta_error(exc):
             raise
         raise sending.send_failed(exc, {"operation": OPERATION, "event_id": one.event_id}) from None
 
-    services.breaker.record_success(access.profile_id)
     obs.count(obs.EVENTS_SENT, batch["events_received"])
     answer = _result(call, access.profile_id, pixel_id, one, batch, test_event_code=None)
     note.fbtrace_ids = list(batch["fbtrace_ids"])
-    if not ledger.finish(claim, answer, keep_until=keep_until):
+    kept, _ = together(lambda: ledger.finish(claim, answer, keep_until=keep_until),
+                       lambda: services.breaker.record_success(access.profile_id))
+    if not kept:
         # This call outlived its lease and another one took the event over: it was sent (Meta
         # deduplicates the copy within 48 hours); the other call's result is what replays.
         obs.logger.warning("event ledger lease lost after the send", extra={"event_id": one.event_id})

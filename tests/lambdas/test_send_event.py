@@ -322,3 +322,34 @@ def test_app_and_messaging_events(env: Env) -> None:
     assert chat.status == 200, chat.body
     assert chat.body["event"]["messaging_channel"] == "whatsapp"
     assert chat.body["event"]["user_data"]["ctwa_clid"] == "ARAkLkA8rmlFeiCktEJQ"
+
+
+def test_no_raw_pii_or_token_in_logs_audit_rows_or_ledger(env: Env, capfd: pytest.CaptureFixture[str],
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from tests.lambdas.conftest import META_TOKEN
+
+    caplog.set_level(logging.DEBUG)
+    tenant = env.tenant()
+    secrets = ["Jane.Doe+vip@Example.COM", "jane.doe+vip", "4155550199", "555-0199", "Springfield"]
+    pii = {"email": secrets[0], "phone": "+1 (415) 555-0199", "city": "Springfield",
+           "client_ip_address": "203.0.113.7", "client_user_agent": UA}
+    assert send(tenant, body(event_id="pii-1", user_data=pii)).status == 200
+    assert send(tenant, body(event_id="pii-1", user_data=pii)).body["replayed"] is True
+    assert send(tenant, body(event_time=int(time.time()) - 9 * DAY, user_data=pii)).status == 422
+    assert send(tenant, body(user_data={**pii, secrets[0]: "x"})).status == 422  # PII as a key
+    env.emulator.inject("code_190")
+    assert send(tenant, body(event_id="pii-2", user_data=pii)).status == 502
+    env.emulator.clear_faults()
+    out, err = capfd.readouterr()
+    captured = "\n".join([out, err, caplog.text, *(repr(r.__dict__) for r in caplog.records)])
+    assert "audit row written" in captured  # the logs were captured
+    from capi_writeback.store._dynamo import unpack
+
+    ledger = env.dynamodb.scan(TableName=env.tables["IDEMPOTENCY_TABLE"])["Items"]
+    results = [unpack(item["data"]["B"]) for item in ledger if "data" in item]  # zlib JSON: open it
+    assert results and all(r["event"]["user_data"]["em"] for r in results)
+    stored = repr(env.audit_rows(tenant.profile_id)) + repr(ledger) + json.dumps(results)
+    for secret in [*secrets, tenant.token, META_TOKEN]:
+        assert secret not in captured and secret not in stored, secret

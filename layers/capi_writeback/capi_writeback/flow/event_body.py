@@ -11,8 +11,10 @@ The event id, when the body has none, comes from the event's content:
   event exactly as built, without event_id>}))
 i.e. the pixel, the event name, event_time (in unix seconds), action_source, event_source_url,
 user_data (normalized and hashed, so two spellings of one email give the same id), custom_data,
-app_data, messaging_channel and the data processing options. A retry of the same event gets the
-same id (and the ledger replays it); any change of content is another event.
+app_data, messaging_channel and the data processing options, with numbers equal in value written
+alike (a value of 10 and of 10.0 is one amount). A retry of the same event gets the same id (and the
+ledger replays it); any change of content is another event. The content hash the ledger and the audit
+row keep is the payload hash (payload.py) of that same form of [event], event_id included.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def build_one(request: SendEventRequest, settings: Any, now: float, pixel_id: st
     if request.event_id is None:
         event["event_id"] = content_event_id(pixel_id, event)
     return OneEvent(event=event, event_id=str(event["event_id"]), event_time=event_time,
-                    content_hash=payload_hash([event]), match_quality=built.match_quality,
+                    content_hash=payload_hash([_same_numbers(event)]), match_quality=built.match_quality,
                     warnings=warnings + [w for w in built.warnings if w not in warnings])
 
 
@@ -96,9 +98,20 @@ def content_event_id(pixel_id: str, event: Mapping[str, Any]) -> str:
     """The id of an event that came without one: a digest of its content (module docstring)."""
     from capi_writeback.payload import canonical_json
 
-    content = {k: v for k, v in event.items() if k != "event_id"}
+    content = _same_numbers({k: v for k, v in event.items() if k != "event_id"})
     digest = hashlib.sha256(canonical_json({"pixel_id": pixel_id, "event": content})).hexdigest()
     return CONTENT_ID_PREFIX + digest[:32]
+
+
+def _same_numbers(value: Any) -> Any:
+    """`value` with every whole float as an int: equal numbers serialize alike (10.0 -> 10)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _same_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_same_numbers(v) for v in value]
+    return value
 
 
 def _event_time(value: int | str, warnings: list[str]) -> int:

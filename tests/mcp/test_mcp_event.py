@@ -177,3 +177,22 @@ def test_a_workspace_without_profiles(api: LocalApi) -> None:
     assert refusal_of(mcp.call("send_meta_conversions", {"mode": "preview"}))["type"] == "PROFILE_NOT_FOUND"
     me = mcp.call("whoami", {}).structured_content
     assert me is not None and me["profiles"] == [] and me["profile_count"] == 0
+
+
+def test_no_raw_pii_or_token_in_the_logs_of_an_event_call(api: LocalApi,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    seed = _workspace(api, "event_pii")
+    mcp = Mcp(api.url + "/v1/mcp", seed.api_token)
+    canary = "event.canary.4711@example.com"
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()
+    pii = {"email": canary, "phone": "+1 415 555 4711", "client_user_agent": UA}
+    assert mcp.call("meta_send_conversion_event", event(event_id="pii-e1", user_data=pii)).is_error is False
+    refusal_of(mcp.call("meta_send_conversion_event", event(user_data={**pii, canary: 1})))
+    refusal_of(mcp.call("meta_send_conversion_event", event(event_time=canary)))
+    logs = "\n".join(f"{r.getMessage()} {r.__dict__!r}" for r in caplog.records)
+    assert "mcp tool answered" in logs and "tool call refused" in logs
+    for secret in (canary, "event.canary", "4154711", "555 4711", seed.api_token):
+        assert secret not in logs, secret

@@ -94,6 +94,7 @@ def test_template_declares_the_spec_routes(template_api: ApiDefinition) -> None:
         ("GET", "/v1/openapi.json", "docs", False),
         ("GET", "/v1/docs", "docs", False),
         ("POST", "/v1/mcp", "mcp", True),
+        ("POST", "/v1/profiles/{profile_id}/events", "send_event", True),
     }
     assert template_api.authorizer_function == "authorizer"
     assert template_api.identity_header == "Authorization"

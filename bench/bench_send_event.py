@@ -132,7 +132,6 @@ def sequential(on: bool) -> Iterator[None]:
     import importlib
 
     parallel = importlib.import_module("capi_writeback.flow.parallel")
-    send_event = importlib.import_module("capi_writeback.flow.send_event")  # the module, not the function
     if not on:
         yield
         return
@@ -146,11 +145,11 @@ def sequential(on: bool) -> Iterator[None]:
         return done
 
     saved = parallel.start
-    parallel.start = send_event.start = at_once  # type: ignore[assignment]
+    parallel.start = at_once
     try:
         yield
     finally:
-        parallel.start = send_event.start = saved  # type: ignore[assignment]
+        parallel.start = saved
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -23,10 +23,12 @@ import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from capi_writeback.contracts.events import SendEventRequest
 from capi_writeback.exceptions import InvalidRequest
+
+if TYPE_CHECKING:
+    from capi_writeback.contracts.events import SendEventRequest
 
 CONTENT_ID_PREFIX = "se-"
 _SAFE_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")

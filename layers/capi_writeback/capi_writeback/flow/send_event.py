@@ -26,20 +26,20 @@ bench/bench_send_event.py.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capi_writeback import observability as obs
-from capi_writeback.auth import Access
-from capi_writeback.contracts.events import SendEventRequest
 from capi_writeback.exceptions import InvalidRequest, SendFailed
 from capi_writeback.flow import sending
-from capi_writeback.flow.event_body import OneEvent, build_one
-from capi_writeback.flow.parallel import PrefetchedDirectory, outcome, start, together
 from capi_writeback.flow.selection import profile_settings
 from capi_writeback.flow.services import Services, default_services
 from capi_writeback.flow.trail import Call, Note, audited, noted_access
 from capi_writeback.rails.audit.log import iso_ms
-from capi_writeback.rails.event_ledger.ledger import EventClaim
+
+if TYPE_CHECKING:  # the rest is imported on first use: every function imports `flow`, one sends events
+    from capi_writeback.auth import Access
+    from capi_writeback.contracts.events import SendEventRequest
+    from capi_writeback.flow.event_body import OneEvent
 
 OPERATION = "send_event"
 LEDGER_DAYS = 7
@@ -55,8 +55,12 @@ def send_event(call: Call, request: SendEventRequest, services: Services | None 
 
 
 def _send_event(services: Services, call: Call, request: SendEventRequest, note: Note) -> dict[str, Any]:
+    from capi_writeback.flow import parallel
+    from capi_writeback.flow.event_body import build_one
+    from capi_writeback.rails.event_ledger.ledger import EventClaim
+
     prefetched = copy.copy(services)  # the same services, reading the prerequisites' items at once
-    prefetched.directory = PrefetchedDirectory(services.directory, call.principal, call.profile_id)
+    prefetched.directory = parallel.PrefetchedDirectory(services.directory, call.principal, call.profile_id)
     access = noted_access(prefetched, call, note)
     connection = access.connection
     pixel_id = str(connection["pixel_id"])
@@ -77,10 +81,10 @@ def _send_event(services: Services, call: Call, request: SendEventRequest, note:
     name = str(one.event["event_name"])
     keep_until = max(now + LEDGER_DAYS * 86400,
                      one.event_time + _MAX_AGE_DAYS.get(str(one.event["action_source"]), 7) * 86400)
-    claimed = start(lambda: ledger.claim(pixel_id, name, one.event_id, one.content_hash,
+    claimed = parallel.start(lambda: ledger.claim(pixel_id, name, one.event_id, one.content_hash,
                                          keep_until=keep_until, deadline=call.deadline))
-    breaker = outcome(start(lambda: services.breaker.check(access.profile_id)))
-    claim = outcome(claimed)
+    breaker = parallel.outcome(parallel.start(lambda: services.breaker.check(access.profile_id)))
+    claim = parallel.outcome(claimed)
     if isinstance(breaker, BaseException):
         if isinstance(claim, EventClaim) and claim.kind == "replay":
             return _replay(call, note, claim.result or {}, claim.same_content)  # even while open
@@ -101,7 +105,8 @@ def _send_event(services: Services, call: Call, request: SendEventRequest, note:
             raise sending.failure_error([batch], {"operation": OPERATION, "event_id": one.event_id})
     except Exception as exc:
         # Nothing was taken: release the event (the next call sends it again) and feed the breaker.
-        together(lambda: ledger.release(claim), lambda: _breaker_failure(services, access.profile_id))
+        parallel.together(lambda: ledger.release(claim),
+                          lambda: _breaker_failure(services, access.profile_id))
         if isinstance(exc, SendFailed) or not sending.is_meta_error(exc):
             raise
         raise sending.send_failed(exc, {"operation": OPERATION, "event_id": one.event_id}) from None
@@ -109,7 +114,7 @@ def _send_event(services: Services, call: Call, request: SendEventRequest, note:
     obs.count(obs.EVENTS_SENT, batch["events_received"])
     answer = _result(call, access.profile_id, pixel_id, one, batch, test_event_code=None)
     note.fbtrace_ids = list(batch["fbtrace_ids"])
-    kept, _ = together(lambda: ledger.finish(claim, answer, keep_until=keep_until),
+    kept, _ = parallel.together(lambda: ledger.finish(claim, answer, keep_until=keep_until),
                        lambda: services.breaker.record_success(access.profile_id))
     if not kept:
         # This call outlived its lease and another one took the event over: it was sent (Meta

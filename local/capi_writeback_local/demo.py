@@ -1,10 +1,11 @@
 """`make demo`: the whole story, over real HTTP on loopback, against the embedded stack.
 
 The demo starts `LocalApi` (moto + the Meta emulator + the API Gateway stand-in + the HTTP server),
-then plays the seven steps of issue 5 as an API user would: seed, store the shipped sample, preview,
-dry-run, confirm (with a progress bar) and its replay, refusals with their typed error and fix, and
-the audit trail. It only talks to the API over HTTP; it peeks at the emulator only to show what Meta
-received. Handler logs go to a log file so the story stays readable.
+then plays the seven steps of issue 5 as an API user would: seed, store the shipped sample, preview
+(and the same preview as an AI assistant asks for it, through the MCP endpoint), dry-run, confirm
+(with a progress bar) and its replay (then one event sent now, and its replay), refusals with their
+typed error and fix, and the audit trail. It only talks to the API over HTTP; it peeks at the
+emulator only to show what Meta received. Handler logs go to a log file so the story stays readable.
 """
 
 from __future__ import annotations
@@ -216,6 +217,35 @@ class Demo:
                 self.p.line("    " + _short(json.dumps(event, ensure_ascii=False, sort_keys=True), 110))
         if body.get("warnings"):
             self.p.line(f"  {len(body['warnings'])} warnings, e.g. {body['warnings'][0]}")
+        self.p.line()
+        arguments = {"mode": "preview", "outcome_types": ["appointment_booked"], "last_days": 7}
+        self.p.line(f"  An AI assistant previews last week's bookings: one MCP tools/call to POST /v1/mcp, "
+                    f"send_meta_conversions {json.dumps(arguments)}")
+        result = self._mcp_call("send_meta_conversions", arguments)
+        structured = result.get("structuredContent") or {}
+        if result.get("isError") or structured.get("operation") != "preview":
+            raise DemoFailed(f"MCP preview: {json.dumps(result)[:600]}")
+        for line in result["content"][0]["text"].splitlines()[:4]:
+            self.p.line("    " + _short(line, 110))
+        self.p.ok(f"the tool answered {structured['event_count']:,} events as structured content (the HTTP "
+                  "API's JSON) and this markdown for the assistant; nothing was sent")
+
+    def _mcp_call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """One JSON-RPC `tools/call` in the current MCP protocol (stateless: no session, one POST)."""
+        version = "2026-07-28"
+        request = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                   "params": {"name": tool, "arguments": arguments,
+                              "_meta": {"io.modelcontextprotocol/protocolVersion": version,
+                                        "io.modelcontextprotocol/clientCapabilities": {}}}}
+        headers = {"Authorization": f"Bearer {self.api.seed.api_token}", "Content-Type": "application/json",
+                   "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": version,
+                   "Mcp-Method": "tools/call", "Mcp-Name": tool}
+        http = urllib.request.Request(self.api.url + "/v1/mcp", data=json.dumps(request).encode(),
+                                      method="POST", headers=headers)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(http, timeout=120) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+        return dict(answer.get("result") or {"isError": True, "error": answer.get("error")})
 
     # 4 ----------------------------------------------------------------------------------------
     def dry_run(self) -> None:
@@ -231,7 +261,7 @@ class Demo:
 
     # 5 ----------------------------------------------------------------------------------------
     def confirm(self) -> None:
-        self.p.step(5, f"Confirm with idempotency_key {self.key}, then the same confirm again")
+        self.p.step(5, f"Confirm with idempotency_key {self.key}, then the same confirm again; one event now")
         request = {**SELECTION, "idempotency_key": self.key, "preview_id": self.preview_id}
         emulator = self.api.emulator
         emulator.inject("latency", latency_ms=BATCH_LATENCY_MS)
@@ -270,6 +300,34 @@ class Demo:
         if not again.get("replayed") or resent:
             raise DemoFailed(f"not a replay: replayed={again.get('replayed')}, resent={resent}")
         self.p.ok(f"same key again → replayed=true, status {again['status']}, {resent} events resent to Meta")
+        self.send_one()
+
+    def send_one(self) -> None:
+        """SPEC §8: one event sent now, as a backend forwards a Pixel event; then the same again."""
+        self.p.line()
+        self.p.line("  One event sent now (POST .../events), as a shop's backend forwards a Pixel event:")
+        event = {"event_name": "Purchase", "event_time": int(time.time()) - 30, "action_source": "website",
+                 "event_source_url": "https://shop.example.com/checkout/thanks",
+                 "event_id": f"{self.key}-order-1",
+                 "user_data": {"email": " Jane.Doe@Example.com ", "phone": "+1 (415) 555-0123",
+                               "client_ip_address": "203.0.113.7", "client_user_agent": "Mozilla/5.0"},
+                 "custom_data": {"value": 49.9, "currency": "USD"}}
+        emulator = self.api.emulator
+        before = emulator.stats()["requests"]
+        status, _h, body = self.client.call("POST", f"{self.profile}/events", event)
+        body = _expect(status, body, 200, "send one event")
+        self.p.ok(f"{body['event_name']} {body['event_id']}: Meta received {body['events_received']}, "
+                  f"match quality {body['match_quality']}, replayed={str(body['replayed']).lower()}")
+        user_data = json.dumps(body["event"]["user_data"], sort_keys=True)
+        self.p.line(f"    user_data as sent: {_short(user_data, 100)}")
+        sent = emulator.stats()["requests"] - before
+        status, _h, again = self.client.call("POST", f"{self.profile}/events", event)
+        again = _expect(status, again, 200, "the same event again")
+        resent = emulator.stats()["requests"] - before - sent
+        if not again.get("replayed") or resent:
+            raise DemoFailed(f"not a replay: replayed={again.get('replayed')}, resent={resent}")
+        self.p.ok(f"the same event again → replayed=true, Meta was called {resent} times (even after Meta's "
+                  "48-hour dedup window, for 7 days)")
 
     # 6 ----------------------------------------------------------------------------------------
     def refusals(self) -> None:
@@ -330,8 +388,10 @@ class Demo:
             cursor = body.get("next")
             if not cursor:
                 break
-        self.p.table(("time (UTC)", "operation", "actor", "status", "events", "key", "error", "fbtrace"), [
-            (str(i.get("created_at", ""))[11:23], i.get("operation"), i.get("actor"), i.get("status"),
+        headers = ("time (UTC)", "operation", "via", "actor", "status", "events", "key", "error", "fbtrace")
+        self.p.table(headers, [
+            (str(i.get("created_at", ""))[11:23], i.get("operation"), i.get("via"), i.get("actor"),
+             i.get("status"),
              i.get("event_count"), _short(i.get("idempotency_key") or "", 26),
              _error_type(i.get("error")),
              _short(",".join(i.get("fbtrace_ids") or []), 14))

@@ -46,6 +46,10 @@ SPEC_ROW_KEYS = {
     "data_processing_options", "data_processing_options_country", "data_processing_options_state",
     "app_data", "_warnings",
 }
+# CAPI-REFERENCE §12: business messaging (the channel and each channel's ids) and app identifiers.
+CHANNEL_IDS = {"madid", "anon_id", "page_id", "page_scoped_user_id", "ctwa_clid", "ig_account_id", "ig_sid"}
+CHANNEL_KEYS = {"messaging_channel", "whatsapp_business_account_id", "instagram_business_account_id",
+                *CHANNEL_IDS}
 PROFILE = ProfileSettings(currency="USD")
 
 
@@ -54,7 +58,7 @@ def build(*rows: Any) -> BuildResult:
 
 
 def test_the_row_keys_are_spec_section_4() -> None:
-    assert set(ROW_KEYS) == SPEC_ROW_KEYS == set(FIELDS)
+    assert set(ROW_KEYS) == SPEC_ROW_KEYS | CHANNEL_KEYS == set(FIELDS)
 
 
 def test_user_data_fields_and_their_meta_keys() -> None:
@@ -65,7 +69,7 @@ def test_user_data_fields_and_their_meta_keys() -> None:
         "external_id": "external_id"}
     assert {name: f.key for name, f in RAW_FIELDS.items()} == {
         "client_ip_address": "client_ip_address", "client_user_agent": "client_user_agent",
-        "fbc": "fbc", "fbp": "fbp"}
+        "fbc": "fbc", "fbp": "fbp", **{name: name for name in CHANNEL_KEYS - {"messaging_channel"}}}
     assert all(f.hashed and f.multi and f.normalize is not None for f in HASHED_FIELDS.values())
     assert not any(f.hashed or f.multi for f in RAW_FIELDS.values())
 
@@ -86,8 +90,9 @@ def test_every_spelling_is_canonical_and_means_one_field() -> None:
 
 def test_customer_identifiers_and_the_weak_ones() -> None:
     assert set(CUSTOMER_KEYS) == {"em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country",
-                                  "external_id", "client_ip_address", "client_user_agent", "fbc", "fbp"}
-    assert set(STRONG_KEYS) == {"em", "ph", "external_id", "client_ip_address", "fbc", "fbp"}
+                                  "external_id", "client_ip_address", "client_user_agent", "fbc", "fbp",
+                                  *CHANNEL_IDS}
+    assert set(STRONG_KEYS) == {"em", "ph", "external_id", "client_ip_address", "fbc", "fbp", *CHANNEL_IDS}
     weak = {f.key for f in FIELDS.values() if f.weak}
     assert weak == set(CUSTOMER_KEYS) - set(STRONG_KEYS)
     # Every key of Meta's too-weak combinations is a registered identifier: renaming a key in the

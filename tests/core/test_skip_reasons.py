@@ -106,6 +106,20 @@ def test_app_data_required() -> None:
     assert reasons(make_row(action_source="app", app_data=APP_DATA)) == []
 
 
+def test_messaging_channel_required() -> None:
+    messenger = {"action_source": "business_messaging", "page_id": "1", "page_scoped_user_id": "2"}
+    assert only_reason(make_row(**messenger)) is SkipReason.MESSAGING_CHANNEL_REQUIRED
+    unknown = make_row(**messenger, messaging_channel="sms")
+    assert only_reason(unknown) is SkipReason.MESSAGING_CHANNEL_REQUIRED
+    assert reasons(make_row(**messenger, messaging_channel="messenger")) == []
+
+
+def test_missing_messaging_identifiers() -> None:
+    whatsapp = make_row(action_source="business_messaging", messaging_channel="whatsapp")
+    assert only_reason(whatsapp) is SkipReason.MISSING_MESSAGING_IDENTIFIERS
+    assert reasons({**whatsapp, "ctwa_clid": "ARAkLkA8rmlF"}) == []
+
+
 def test_purchase_missing_value() -> None:
     assert only_reason(make_row(value=None)) is SkipReason.PURCHASE_MISSING_VALUE
     assert only_reason(make_row(value="about ten")) is SkipReason.PURCHASE_MISSING_VALUE
@@ -152,5 +166,6 @@ def test_every_reason_is_covered_here() -> None:
         "EVENT_TOO_OLD", "EVENT_IN_FUTURE", "UNKNOWN_OUTCOME_TYPE", "INVALID_EVENT_NAME",
         "INVALID_ACTION_SOURCE", "MISSING_EVENT_SOURCE_URL", "MISSING_USER_AGENT", "APP_DATA_REQUIRED",
         "PURCHASE_MISSING_VALUE", "PURCHASE_MISSING_CURRENCY", "INVALID_CURRENCY", "NO_CUSTOMER_IDENTIFIERS",
+        "MESSAGING_CHANNEL_REQUIRED", "MISSING_MESSAGING_IDENTIFIERS",
     }
     assert {r.value for r in SkipReason} == covered

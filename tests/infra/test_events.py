@@ -221,14 +221,26 @@ def flow(world: tuple[MetaEmulator, Any, FunctionPool]) -> Iterator[tuple[dict[s
         meta.clear_faults()
         out["confirm"] = run("confirm", _event("confirm"))
         out["live_events"] = len(meta.received_events(PIXEL_ID))
+        # One event, live (its sample's time moved to now too), then the same again: a replay.
+        send = _event("send_event")
+        body = json.loads(send["body"])
+        body["event_time"] = int(time.time()) - 60
+        send["body"] = json.dumps(body)
+        out["send_event"] = run("send_event", send)
+        out["send_event_again"] = run("send_event", send)
+        out["live_events_after_send"] = len(meta.received_events(PIXEL_ID))
         out["audit"] = run("audit", _event("audit"))
         out["breaker_reset"] = run("breaker_reset", _event("breaker_reset"))
         out["docs"] = run("docs", _event("docs"))
         # The MCP function runs the same steps through its tools: the sample (a preview), then the
         # other modes and the audit read, so every AWS call it makes is checked against its policy.
         out["mcp"] = run("mcp", _event("mcp"))
+        sample_event = {**json.loads(send["body"]), "event_id": "mcp-sample-event", "pixel_id": PIXEL_ID}
         for name, arguments in (("dry_run", {"mode": "dry_run"}),
                                 ("confirm", {"mode": "confirm", "idempotency_key": "mcp-sample-1"}),
+                                ("whoami", {"tool": "whoami", "arguments": {}}),
+                                ("event", {"tool": "meta_send_conversion_event", "arguments": sample_event}),
+                                ("only_profile", {"mode": "preview", "profile_id": None}),
                                 ("audit", {"tool": "get_writeback_audit", "limit": 5})):
             out[f"mcp_{name}"] = run("mcp", _mcp_call(arguments))
         yield out, log
@@ -244,10 +256,12 @@ def _mcp_call(changes: dict[str, Any]) -> dict[str, Any]:
     tool = changes.pop("tool", None)
     if tool is not None:
         body["params"]["name"] = tool
-        body["params"]["arguments"] = {"profile_id": body["params"]["arguments"]["profile_id"]}
+        body["params"]["arguments"] = changes.pop(
+            "arguments", {"profile_id": body["params"]["arguments"]["profile_id"]})
         event["headers"]["Mcp-Name"] = tool
         event["multiValueHeaders"]["Mcp-Name"] = [tool]
     body["params"]["arguments"].update(changes)
+    body["params"]["arguments"] = {k: v for k, v in body["params"]["arguments"].items() if v is not None}
     event["body"] = json.dumps(body)
     return event
 
@@ -277,9 +291,15 @@ def test_the_sample_events_run_the_whole_flow(flow: tuple[dict[str, Any], CallLo
     assert status == 200, confirm
     assert confirm["status"] == "succeeded"
     assert out["live_events"] == preview["event_count"]
+    status, sent = out["send_event"]
+    assert status == 200 and sent["events_received"] == 1 and sent["replayed"] is False, sent
+    status, again = out["send_event_again"]
+    assert status == 200 and again["replayed"] is True and again["event_id"] == "order-20261124-0042"
+    assert out["live_events_after_send"] == out["live_events"] + 1
     status, audit = out["audit"]
     assert status == 200, audit
-    assert [row["operation"] for row in audit["items"]][:4] == ["confirm", "confirm", "dry_run", "preview"]
+    assert [row["operation"] for row in audit["items"]][:6] == [
+        "send_event", "send_event", "confirm", "confirm", "dry_run", "preview"]
     status, reset = out["breaker_reset"]
     assert status == 200, reset
     status, docs = out["docs"]
@@ -288,8 +308,12 @@ def test_the_sample_events_run_the_whole_flow(flow: tuple[dict[str, Any], CallLo
     assert mcp_preview["operation"] == "preview" and mcp_preview["event_count"] == preview["event_count"]
     assert _tool_result(out["mcp_dry_run"])["structuredContent"]["events_received"] == preview["event_count"]
     assert _tool_result(out["mcp_confirm"])["structuredContent"]["status"] == "succeeded"
+    whoami = _tool_result(out["mcp_whoami"])["structuredContent"]
+    assert [p["pixel_id"] for p in whoami["profiles"]] == [PIXEL_ID] and whoami["unmet"] == []
+    assert _tool_result(out["mcp_event"])["structuredContent"]["events_received"] == 1
+    assert _tool_result(out["mcp_only_profile"])["structuredContent"]["operation"] == "preview"
     rows = _tool_result(out["mcp_audit"])["structuredContent"]["items"]
-    assert [row["operation"] for row in rows][:3] == ["confirm", "dry_run", "preview"]
+    assert [row["operation"] for row in rows][:4] == ["preview", "send_event", "confirm", "dry_run"]
 
 
 def test_authorizer_event_with_a_real_token(world: tuple[MetaEmulator, Any, FunctionPool],
@@ -315,4 +339,4 @@ def test_every_aws_call_made_by_a_function_is_granted_by_its_template_policy(
         for action, resource in sorted(calls):
             assert action in allowed.get(resource, set()), f"{name} calls {action} on {resource}"
     assert set(calls_by_function) == {"authorizer", "preview", "dry_run", "confirm", "conversions", "audit",
-                                      "breaker_reset", "mcp"}  # docs makes no AWS call at all
+                                      "breaker_reset", "mcp", "send_event"}  # docs makes no AWS call

@@ -141,7 +141,7 @@ def test_api_5xx_alarm_leaves_out_only_the_routes_that_outlive_api_gateway() -> 
     # the routes whose API callers stop waiting at 29 s while the function carries on
     long_running = {lid for lid, f in FUNCTIONS.items() if f["Properties"].get("Timeout", 0) > 29
                     and f["Properties"].get("Events")}
-    assert long_running == {"DryRunFunction", "ConfirmFunction", "McpFunction"}
+    assert long_running == {"DryRunFunction", "ConfirmFunction", "McpFunction", "SendEventFunction"}
     assert {(m, r) for _id, m, r in excluded} == {_route_of(lid) for lid in long_running}
     (result,) = [q for q in queries.values() if q.get("ReturnData")]
     expected = "FILL(all, 0) - " + " - ".join(f"FILL({i}, 0)" for i, _m, _r in sorted(excluded, reverse=True))
@@ -198,7 +198,7 @@ def test_meta_senders_have_reserved_concurrency_that_can_be_switched_off() -> No
     # 0 would mean "never run": no reservation is expressed by leaving the property out
     assert reserved == {lid: {"Fn::If": ["ReserveSendConcurrency", {"Ref": "MetaSendConcurrency"},
                                          {"Ref": "AWS::NoValue"}]}
-                        for lid in ("DryRunFunction", "ConfirmFunction")}
+                        for lid in ("DryRunFunction", "ConfirmFunction", "SendEventFunction")}
 
 
 def test_audit_table_has_deletion_protection() -> None:

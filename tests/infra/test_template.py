@@ -29,6 +29,7 @@ FOLDERS = {
     "BreakerResetFunction": "breaker_reset", "DocsFunction": "docs", "McpFunction": "mcp",
     "WorkspaceFunction": "workspace", "ProfilesFunction": "profiles", "ConnectionFunction": "connection",
     "QualityFunction": "quality", "DashboardFunction": "dashboard",
+    "SendEventFunction": "send_event",
 }
 # Step Functions helpers small enough to live in the template (no layer code, no permissions).
 INLINE = {"WeakShareFunction"}
@@ -53,6 +54,7 @@ ROUTES = {
                            ("DELETE", "/v1/profiles/{profile_id}/connection")},
     "QualityFunction": {("GET", "/v1/profiles/{profile_id}/quality")},
     "DashboardFunction": {("GET", "/v1/dashboard")},
+    "SendEventFunction": {("POST", "/v1/profiles/{profile_id}/events")},
     "AuthorizerFunction": set(),
     "WeakShareFunction": set(),
 }
@@ -84,6 +86,14 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
                              "dynamodb:BatchGetItem"},
         "BreakerTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         "AuditTable": {"dynamodb:PutItem", "dynamodb:Query"},
+        "ProfilesTable/index/by_workspace": {"dynamodb:Query"},  # whoami; a profile by its pixel
+    },
+    # One event: the directory, its ledger items (event#..., see the LeadingKeys test), the breaker,
+    # the audit trail and the Meta token; no conversions table.
+    "SendEventFunction": {
+        **DIRECTORY, SECRETS: {"secretsmanager:GetSecretValue"}, "AuditTable": {"dynamodb:PutItem"},
+        "IdempotencyTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        "BreakerTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
     },
     # Administration (SPEC §11): each function what its routes call, nothing more.
     "WorkspaceFunction": {
@@ -246,12 +256,24 @@ def test_only_the_functions_that_call_meta_read_meta_tokens() -> None:
     and can never read one back."""
     readers = {owner for owner, s in _all_iam_statements()
                if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])}
-    assert readers == {"DryRunFunction", "ConfirmFunction", "McpFunction", "QualityFunction"}
+    assert readers == {"DryRunFunction", "ConfirmFunction", "McpFunction", "QualityFunction",
+                       "SendEventFunction"}
     for owner, statement in _all_iam_statements():
         if "secretsmanager" in json.dumps(statement["Action"]):
             allowed = SECRET_WRITES if owner == SECRET_WRITER else {"secretsmanager:GetSecretValue"}
             assert set(as_list(statement["Action"])) == allowed, owner
             assert resource_name(statement["Resource"]) == "secret:capi-writeback/connections/*"
+
+
+def test_the_single_event_function_may_touch_its_own_ledger_items_only() -> None:
+    """Its ledger shares the idempotency table with the confirm's: DynamoDB's LeadingKeys condition
+    keeps it to the items whose id starts with `event#` (rails/event_ledger)."""
+    from capi_writeback.rails.event_ledger.ledger import record_id
+
+    (ledger,) = [s for s in statements(FUNCTIONS["SendEventFunction"]["Properties"]["Policies"])
+                 if resource_name(s["Resource"]) == "IdempotencyTable"]
+    assert ledger["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["event#*"]}}
+    assert record_id("1234", "Purchase", "ev-1").startswith("event#")
 
 
 def _statement_key(statement: dict[str, Any]) -> tuple[frozenset[str], frozenset[str]]:

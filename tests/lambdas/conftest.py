@@ -68,6 +68,7 @@ ROUTES = {
     "conversions": ("POST", "/v1/profiles/{profile_id}/conversions"),
     "audit": ("GET", "/v1/profiles/{profile_id}/writeback/audit"),
     "breaker_reset": ("POST", "/v1/profiles/{profile_id}/writeback/breaker/reset"),
+    "send_event": ("POST", "/v1/profiles/{profile_id}/events"),
 }
 
 

@@ -116,11 +116,14 @@ def test_the_audit_names_a_refusal_like_the_response_does() -> None:
 # ---- through the routes: what each route documents, it can answer -------------------------------
 
 FLOW_OF = {"preview": "preview", "dry_run": "dry_run", "confirm": "confirm",
-           "conversions": "store_conversions", "audit": "list_audit", "breaker_reset": "reset_breaker"}
+           "conversions": "store_conversions", "audit": "list_audit", "breaker_reset": "reset_breaker",
+           "send_event": "send_event"}
 BODY: dict[str, Any] = {"preview": {"last_days": 7}, "dry_run": {"last_days": 7},
                         "confirm": {"last_days": 7, "idempotency_key": "k"},
                         "conversions": {"rows": [{"conversion_id": "c1"}]}, "audit": None,
-                        "breaker_reset": None}
+                        "breaker_reset": None,
+                        "send_event": {"event_name": "Lead", "event_time": 1, "action_source": "email",
+                                       "user_data": {"em": "a@example.com"}}}
 AUTHORIZER = {"workspace_id": "ws", "user_id": "u", "scopes": "mcp:read mcp:write", "principalId": "u"}
 
 

@@ -21,6 +21,7 @@ ROUTES = {
     ("post", "/v1/profiles"), ("get", "/v1/profiles"), ("get", "/v1/profiles/{profile_id}"),
     ("patch", "/v1/profiles/{profile_id}"), ("put", "/v1/profiles/{profile_id}/connection"),
     ("delete", "/v1/profiles/{profile_id}/connection"), ("get", "/v1/profiles/{profile_id}/quality"),
+    ("post", "/v1/profiles/{profile_id}/events"),
 }
 
 

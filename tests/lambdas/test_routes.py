@@ -11,7 +11,7 @@ import pytest
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from capi_writeback.api.app import make_handler
 from capi_writeback.api.docs import docs_handler
-from capi_writeback.api.routes import all_routers, audit, conversions, writeback
+from capi_writeback.api.routes import all_routers, audit, conversions, events, writeback
 from capi_writeback.api.routes.operation import OperationRouter, ProfileId
 from capi_writeback.contracts.writeback import PreviewRequest
 
@@ -19,7 +19,8 @@ from tests.lambdas.conftest import ROUTES, Env, LambdaContext, conversion_rows, 
 
 MALFORMED = {"rows": "not rows"}
 ROUTER_OF = {"preview": writeback.PREVIEW, "dry_run": writeback.DRY_RUN, "confirm": writeback.CONFIRM,
-             "breaker_reset": writeback.BREAKER_RESET, "conversions": conversions.STORE, "audit": audit.LIST}
+             "breaker_reset": writeback.BREAKER_RESET, "conversions": conversions.STORE, "audit": audit.LIST,
+             "send_event": events.SEND}
 
 
 def _rows_for(env: Env, profile_id: str, request_id: str) -> list[dict[str, Any]]:
@@ -28,7 +29,7 @@ def _rows_for(env: Env, profile_id: str, request_id: str) -> list[dict[str, Any]
 
 @pytest.mark.parametrize("function", sorted(ROUTES))
 def test_a_malformed_request_is_audited_under_its_routes_operation(env: Env, function: str) -> None:
-    audited = {"preview", "dry_run", "confirm", "breaker_reset"}
+    audited = {"preview", "dry_run", "confirm", "breaker_reset", "send_event"}
     assert {f for f, r in ROUTER_OF.items() if r.audited} == audited
     tenant = env.tenant()
     router = ROUTER_OF[function]

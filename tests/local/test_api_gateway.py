@@ -106,6 +106,7 @@ def test_template_declares_the_spec_routes(template_api: ApiDefinition) -> None:
         ("DELETE", "/v1/profiles/{profile_id}/connection", "connection", True),
         ("GET", "/v1/profiles/{profile_id}/quality", "quality", True),
         ("GET", "/v1/dashboard", "dashboard", False),
+        ("POST", "/v1/profiles/{profile_id}/events", "send_event", True),
     }
     assert template_api.authorizer_function == "authorizer"
     assert template_api.identity_header == "Authorization"

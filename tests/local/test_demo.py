@@ -30,13 +30,18 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
     assert f"{events}/{events} events accepted by Meta" in out  # the progress bar reached the end
     assert "status succeeded" in out
     assert "replayed=true" in out and "0 events resent to Meta" in out
+    # SPEC §9 / §8: one MCP tool call (a preview) and one event sent now, then replayed
+    assert "one MCP tools/call to POST /v1/mcp" in out and "**Preview**: " in out
+    assert re.search(r"Purchase demo-\S+-order-1: Meta received 1, match quality good, replayed=false", out)
+    assert "the same event again → replayed=true, Meta was called 0 times" in out
     assert "HTTP 403 MISSING_SCOPE" in out and "fix: Create a token with the mcp:write scope" in out
     assert "HTTP 409 IDEMPOTENCY_KEY_REUSED" in out
     assert "HTTP 503 CIRCUIT_OPEN" in out and "Meta was called 0 times" in out
     assert "breaker closed" in out
     audit = out[out.index("[7/7]"):]
-    for operation in ("preview", "dry_run", "confirm", "breaker_reset"):
+    for operation in ("preview", "dry_run", "confirm", "breaker_reset", "send_event"):
         assert operation in audit
+    assert re.search(r"preview\s+mcp\s", audit)  # the assistant's call, audited as via mcp
     assert "Everything stopped" in out
     # the functions' logs went to the log file, and hold no raw PII from the sample
     text = log.read_text()

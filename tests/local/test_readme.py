@@ -67,3 +67,36 @@ def test_safety_flow_commands_work_as_written(tmp_path: Path) -> None:
     assert json.loads(refused)["error"]["type"] == "UNAUTHENTICATED"
     assert json.loads(replay)["replayed"] is True
     assert end == "serve exited 0"
+
+
+def test_one_event_example_runs_as_written(tmp_path: Path) -> None:
+    """The section "One event, sent now": its serve + curl block, port and paths moved out of the way."""
+    import json
+    import socket
+    import subprocess
+
+    section = README[README.index("## One event, sent now"):README.index("## Use it from an AI assistant")]
+    (block,) = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    moved = block.replace("3002", port).replace("/tmp/capi-events", str(tmp_path / "capi-events"))
+    script = "set -u\n" + moved
+    script += '\necho "serve exited $?"\n'
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(["bash", "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    out = done.stdout
+    sent_line, *rest = out.splitlines()
+    sent = json.loads(sent_line)
+    assert (sent["event_id"], sent["events_received"], sent["replayed"], sent["match_quality"]) == (
+        "order-1001", 1, False, "good"), out + done.stderr
+    assert sent["event"]["user_data"]["em"][0].startswith("86e0b9e5")  # as the comment says
+    summary = "\n".join(rest)
+    assert summary.startswith("**Event already sent**: Purchase `order-1001` went to pixel 1234567890 before")
+    assert "nothing was sent again" in summary and "Warning" not in summary  # the very same event
+    refused = json.loads(next(line for line in rest if line.startswith('{"error"')))
+    assert refused["error"]["type"] == "VALIDATION_ERROR"
+    assert refused["error"]["details"][0]["reason"] == "EVENT_TOO_OLD"
+    assert out.rstrip().endswith("serve exited 0")
+    for comment in re.findall(r"^# (\*\*.*)$", block, re.MULTILINE):
+        assert comment.split(" (request")[0] in out, comment

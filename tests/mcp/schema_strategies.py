@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 ANNOTATIONS = {"title", "description", "default"}
 HANDLED = ANNOTATIONS | {"type", "properties", "required", "additionalProperties", "items", "minItems",
                          "maxItems", "minLength", "maxLength", "pattern", "minimum", "maximum", "enum",
-                         "anyOf", "$ref", "$defs", "format"}
+                         "anyOf", "$ref", "$defs", "format", "minProperties", "maxProperties"}
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
 ANY_JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
                         | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
@@ -51,8 +51,9 @@ def from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None) -> s
                         max_size=min(schema.get("maxItems", 5), 5))
     if kind == "object":
         properties = schema.get("properties")
-        if properties is None:  # a free-form object (a conversion row)
-            return st.dictionaries(st.text(max_size=12), ANY_JSON, max_size=6)
+        if properties is None:  # a free-form object (a conversion row, an event's user_data)
+            return st.dictionaries(st.text(max_size=12), ANY_JSON, min_size=schema.get("minProperties", 0),
+                                   max_size=min(schema.get("maxProperties", 6), 6))
         required = set(schema.get("required", ()))
         drawn = {name: from_schema(prop, root) for name, prop in properties.items()}
         return st.fixed_dictionaries({k: v for k, v in drawn.items() if k in required},

@@ -74,13 +74,18 @@ def _check(session: Session, name: str, result: CallToolResult) -> None:
 
 
 def _arguments(schema: dict[str, Any], profile_id: str) -> st.SearchStrategy[dict[str, Any]]:
-    """Schema-valid arguments; profile_id is often the real one, so calls get past PROFILE_NOT_FOUND."""
+    """Schema-valid arguments; the profile (or its pixel) is often the real one, so calls get past
+    PROFILE_NOT_FOUND."""
     drawn = from_schema(schema)
-    return st.tuples(drawn, st.booleans()).map(
-        lambda pair: {**pair[0], "profile_id": profile_id} if pair[1] else pair[0])
+    real = {k: v for k, v in (("profile_id", profile_id), ("pixel_id", PIXEL_ID))
+            if k in schema["properties"]}
+    return st.tuples(drawn, st.booleans()).map(lambda pair: {**pair[0], **real} if pair[1] else pair[0])
 
 
-@pytest.mark.parametrize("name", ["send_meta_conversions", "get_writeback_audit"])
+TOOLS = ["whoami", "send_meta_conversions", "meta_send_conversion_event", "get_writeback_audit"]
+
+
+@pytest.mark.parametrize("name", TOOLS)
 def test_schema_valid_arguments_never_cause_an_internal_error(session: tuple[Session, str],
                                                               name: str) -> None:
     client, profile_id = session
@@ -98,11 +103,11 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers(-(2**70), 2**70) | s
                     | st.dictionaries(st.text(max_size=10), inner, max_size=3), max_leaves=8)
 
 
-@pytest.mark.parametrize("name", ["send_meta_conversions", "get_writeback_audit"])
+@pytest.mark.parametrize("name", TOOLS)
 def test_arbitrary_arguments_are_refused_not_crashed(session: tuple[Session, str], name: str) -> None:
     client, profile_id = session
     known = sorted(client.schemas[name][0]["properties"])
-    keys = st.sampled_from(known) | st.text(max_size=12)
+    keys = (st.sampled_from(known) if known else st.nothing()) | st.text(max_size=12)
     values = JSON | st.sampled_from(["preview", "dry_run", "confirm", profile_id, 7, "pv_" + "a" * 32])
 
     @FUZZ

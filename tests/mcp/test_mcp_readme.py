@@ -41,6 +41,9 @@ def test_the_conversation_runs_as_written(tmp_path: Path) -> None:
     out = done.stdout
     assert '{"stored":2,"rejected":[]}\n' in out, out + done.stderr
     expected = [
+        "**user_demo** in workspace Demo workspace (`ws_demo`): role owner, scopes admin, mcp:read, "
+        "mcp:write, "
+        "write-back enabled.",
         "**Preview**: 2 events built; nothing was sent to Meta.",
         "**Dry-run** with test_event_code `TEST12345`: Meta received 2 of 2 events.",
         "**Confirm succeeded**: idempotency_key `payments-w48`.",
@@ -48,6 +51,7 @@ def test_the_conversation_runs_as_written(tmp_path: Path) -> None:
         "**Confirm replayed**: idempotency_key `payments-w48` already succeeded; nothing was sent again.",
         "**Refused: MISSING_SCOPE**: The API token lacks the mcp:write scope.",
         "- Fix: Create a token with the mcp:write scope and retry.",
+        "**Event sent**: Lead `lead-3003` to pixel 1234567890: Meta received 1 event.",
         "**Audit trail**: 5 rows, newest first.",
         "serve exited 0",
     ]

@@ -37,7 +37,8 @@ def test_tools_list_twice_in_one_container() -> None:
         result = pool.invoke("mcp", event, LambdaContext("mcp", "us-east-1", "1"))
         assert result["statusCode"] == 200, result
         names = {t["name"] for t in json.loads(result["body"])["result"]["tools"]}
-        assert names == {"send_meta_conversions", "get_writeback_audit", "get_match_quality"}
+        assert names == {"whoami", "send_meta_conversions", "meta_send_conversion_event",
+                         "get_writeback_audit", "get_match_quality"}
 
 
 def test_without_the_gateway_domain_every_host_is_refused() -> None:

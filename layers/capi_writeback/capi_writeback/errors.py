@@ -18,6 +18,7 @@ from typing import Any
 
 from capi_writeback import exceptions as ex
 from capi_writeback.rails.breaker.exceptions import CircuitOpen
+from capi_writeback.rails.event_ledger.exceptions import EventInProgress
 from capi_writeback.rails.idempotency.exceptions import InProgress, KeyReused
 
 
@@ -176,6 +177,7 @@ SPEC_TYPES: dict[type[BaseException], str] = {
     ex.ConnectionRejected: "META_CONNECTION_REJECTED",
     KeyReused: "IDEMPOTENCY_KEY_REUSED",
     InProgress: "CONFIRM_IN_PROGRESS",
+    EventInProgress: "CONFIRM_IN_PROGRESS",  # the same single event, being sent now (SPEC §8)
     CircuitOpen: "CIRCUIT_OPEN",
 }
 

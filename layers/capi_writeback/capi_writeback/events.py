@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 
 from capi_writeback.built import BuiltEvent, Chunk, SkippedRow
 from capi_writeback.digests import DigestSet, digest64
+from capi_writeback.fields import SOURCE_BOUND
 from capi_writeback.gc_policy import long_build
 from capi_writeback.hashing import sha256_hex
 from capi_writeback.limits import MAX_BATCH_EVENTS, MAX_COUNT, MAX_JSON_INTEGER, MAX_PROCESSING_OPTION_CODE
@@ -43,13 +45,20 @@ from capi_writeback.validate import (
     currency_problem,
     event_time_problem,
     identifiers_problem,
+    messaging_problem,
     purchase_problem,
+    tracking_flag,
     website_problem,
 )
 
 CHUNK_ROWS = 1000
 _TEXT_CUSTOM_FIELDS = ("content_type", "content_name", "content_category", "order_id", "search_string",
                        "status")
+# app_data's optional keys (CAPI-REFERENCE §2.3), by the kind of value each holds.
+_APP_DATA_TEXT = ("campaign_ids", "install_referrer", "installer_package", "vendor_id",
+                  "windows_attribution_id", "receipt_data")
+_APP_DATA_BOOLEANS = ("consider_views", "include_dwell_data", "include_video_data")
+_SAFE_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")  # a key that may be named in a warning (no user data)
 
 
 @dataclass(frozen=True)
@@ -225,7 +234,7 @@ def _build_one(raw: Mapping[str, Any], ctx: _Context) -> SkippedRow | tuple[dict
     if problem:
         return _skip(row, problem)
 
-    user_data = _user_data(row, ctx, event_time, warnings)
+    user_data = _user_data(row, ctx, event_time, action_source, warnings)
     event: dict[str, Any] = {
         "event_name": event_name,
         "event_time": event_time,
@@ -246,9 +255,19 @@ def _build_one(raw: Mapping[str, Any], ctx: _Context) -> SkippedRow | tuple[dict
         if problem is None and not _json_safe(app_data):
             problem = Problem(SkipReason.APP_DATA_REQUIRED, "app_data holds NaN or Infinity")
         if problem is None:
-            event["app_data"] = _app_data(app_data)
+            event["app_data"] = _app_data(app_data, warnings)
+    elif action_source == "business_messaging":
+        channel = _text(row.get("messaging_channel"))
+        channel = channel.lower() if channel else None
+        problem = messaging_problem(channel, user_data)
+        if problem is None:
+            event["messaging_channel"] = channel
     if problem:
         return _skip(row, problem)
+    if "app_data" in row and action_source != "app":
+        warnings.append("app_data: dropped; only sent with action_source app")
+    if "messaging_channel" in row and action_source != "business_messaging":
+        warnings.append("messaging_channel: dropped; only sent with action_source business_messaging")
 
     custom_data, problem = _custom_data(row, ctx, event_name, warnings)
     if problem:
@@ -283,8 +302,13 @@ def _url(value: Any, warnings: list[str]) -> str | None:
     return None
 
 
-def _user_data(row: Mapping[str, Any], ctx: _Context, event_time: int, warnings: list[str]) -> dict[str, Any]:
+def _user_data(row: Mapping[str, Any], ctx: _Context, event_time: int, action_source: str,
+               warnings: list[str]) -> dict[str, Any]:
     user_data = hashed_user_data(row, row_country(row, ctx.settings.country), warnings)
+    for key, sources in SOURCE_BOUND.items():  # an app's or a messaging channel's ids, elsewhere
+        if key in user_data and action_source not in sources:
+            del user_data[key]
+            warnings.append(f"{key}: dropped; only sent with action_source {' or '.join(sorted(sources))}")
     if "fbc" not in user_data and "fbclid" in row:
         fbclid = _text(row["fbclid"])
         fbc = fbc_from_fbclid(fbclid, event_time) if fbclid else None
@@ -439,11 +463,39 @@ def _integer(value: Any, low: int, high: int) -> int | None:
     return int(number) if low <= number <= high else None
 
 
-def _app_data(app_data: Mapping[str, Any]) -> dict[str, Any]:
-    """app_data with extinfo padded to Meta's 16 string positions."""
-    out = dict(app_data)
-    extinfo = [("" if v is None else str(v)) for v in app_data["extinfo"]][:16]
+def _app_data(app_data: Mapping[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """app_data as Meta takes it (`app_data_problem` passed): tracking flags as 0/1, extinfo padded to
+    its 16 text positions, the optional keys of §2.3 kept when their value has the right kind;
+    anything else dropped with a warning."""
+    flag = tracking_flag(app_data["advertiser_tracking_enabled"])
+    out: dict[str, Any] = {"advertiser_tracking_enabled": flag}
+    extinfo = [("" if v is None else str(v)) for v in app_data["extinfo"]]
     out["extinfo"] = extinfo + [""] * (16 - len(extinfo))
+    for key, value in app_data.items():
+        if key in ("advertiser_tracking_enabled", "extinfo"):
+            continue
+        safe = isinstance(key, str) and _SAFE_KEY.fullmatch(key) is not None
+        name = f"app_data.{key}" if safe else "app_data.(unknown key)"
+        if key == "application_tracking_enabled":
+            kept: Any = tracking_flag(value)
+            problem = "is not 0 or 1"
+        elif key in _APP_DATA_TEXT:
+            kept = _text(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+            problem = "is not text"
+        elif key == "url_schemes":
+            ok = isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+            kept = [v.strip() for v in value] if ok else None
+            problem = "is not a list of text"
+        elif key in _APP_DATA_BOOLEANS:
+            kept = value if isinstance(value, bool) else None
+            problem = "is not true or false"
+        else:
+            warnings.append(f"{name}: dropped an unknown key")
+            continue
+        if kept is None:
+            warnings.append(f"{name}: dropped a value that {problem}")
+        else:
+            out[key] = kept
     return out
 
 

@@ -4,9 +4,9 @@ may use, where its value goes in the event, its normalizer, and whether it is ha
 customer identifier and memoized.
 
 Every list the pipeline uses (`ROW_KEYS`, `SYNONYMS`, `HASHED_FIELDS`, `RAW_FIELDS`, `MEMO_FIELDS`,
-`MULTI_VALUE_FIELDS`, `CUSTOMER_KEYS`, `STRONG_KEYS`) is derived from `FIELDS` here, so a new PII field
-is one `Field` below plus its normalizer in `normalize/`: it is then read under its spellings,
-normalized, hashed, stored, sent in `user_data` and counted as an identifier if it is one.
+`MULTI_VALUE_FIELDS`, `CUSTOMER_KEYS`, `STRONG_KEYS`, `SOURCE_BOUND`) is derived from `FIELDS` here,
+so a new PII field is one `Field` below plus its normalizer in `normalize/`: it is then read under its
+spellings, normalized, hashed, stored, sent in `user_data` and counted as an identifier if it is one.
 
 The derived views are updated in place by `register`/`unregister` (and the modules that cache
 anything derived from them are told through `on_change`), so an import of a view stays current.
@@ -25,9 +25,12 @@ from capi_writeback.normalize.dates import normalize_date_of_birth
 from capi_writeback.normalize.email import normalize_email
 from capi_writeback.normalize.gender import normalize_gender
 from capi_writeback.normalize.identifiers import (
+    normalize_advertising_id,
     normalize_external_id,
     normalize_fb_cookie,
     normalize_ip,
+    normalize_numeric_id,
+    normalize_opaque_id,
     normalize_user_agent,
 )
 from capi_writeback.normalize.location import normalize_country, normalize_state, normalize_zip
@@ -73,7 +76,9 @@ class Field:
     warning; PII fields need one. `multi`: several values may be given (a JSON list, or two
     spellings of the field in one row), and all are sent. `identifier`: counts as customer
     information for Meta's "at least one identifier" rule. `memoized`: values repeat across rows
-    (names, places), so their final hash is remembered.
+    (names, places), so their final hash is remembered. `sources`: the action_sources whose events
+    carry the field (an app's advertising id, a Messenger user id); empty: every event. Elsewhere it
+    is dropped with a warning, and so never counts as an identifier there.
     """
 
     name: str
@@ -84,6 +89,7 @@ class Field:
     identifier: bool = False
     multi: bool = False
     memoized: bool = False
+    sources: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.key is None and self.place is not Place.ROW:
@@ -100,8 +106,9 @@ class Field:
         pii = self.place in _PII
         if pii and self.normalize is None:
             return "a user_data field needs a normalizer"
-        if not pii and (self.normalize is not None or self.identifier or self.memoized):
-            return "only user_data fields have a normalizer, identify a customer or are memoized"
+        if not pii and (self.normalize is not None or self.identifier or self.memoized or self.sources):
+            return ("only user_data fields have a normalizer, identify a customer, are memoized or are "
+                    "bound to action sources")
         return None
 
     @property
@@ -120,6 +127,9 @@ class Field:
         return own + self.synonyms
 
 
+_APP = frozenset({"app"})
+_MESSAGING = frozenset({"business_messaging"})
+
 # The table, in the order fields appear in an event's user_data.
 _TABLE: tuple[Field, ...] = (
     # What makes a row an event (its identity and time) and the click id fbc is built from.
@@ -137,6 +147,7 @@ _TABLE: tuple[Field, ...] = (
     Field("data_processing_options_country", Place.EVENT),
     Field("data_processing_options_state", Place.EVENT),
     Field("app_data", Place.EVENT),
+    Field("messaging_channel", Place.EVENT),  # business_messaging: whatsapp | messenger | instagram
     # user_data, normalized then hashed (CAPI-REFERENCE §3.1).
     Field("email", Place.HASHED, key="em", synonyms=("emails", "email_address", "e_mail", "mail"),
           normalize=normalize_email, identifier=True, multi=True),
@@ -168,6 +179,24 @@ _TABLE: tuple[Field, ...] = (
           normalize=normalize_user_agent, identifier=True),
     Field("fbc", Place.USER_DATA, normalize=normalize_fb_cookie, identifier=True),
     Field("fbp", Place.USER_DATA, normalize=normalize_fb_cookie, identifier=True),
+    # App and business-messaging ids, unhashed, on their own events only (CAPI-REFERENCE §3.1, §12).
+    Field("madid", Place.USER_DATA, synonyms=("advertising_id", "idfa", "gaid"),
+          normalize=normalize_advertising_id, identifier=True, sources=_APP),
+    Field("anon_id", Place.USER_DATA, synonyms=("install_id",), normalize=normalize_opaque_id,
+          identifier=True, sources=_APP),
+    Field("page_id", Place.USER_DATA, normalize=normalize_numeric_id, identifier=True, sources=_MESSAGING),
+    Field("page_scoped_user_id", Place.USER_DATA, synonyms=("psid",), normalize=normalize_numeric_id,
+          identifier=True, sources=_MESSAGING),
+    Field("ctwa_clid", Place.USER_DATA, normalize=normalize_opaque_id, identifier=True, sources=_MESSAGING),
+    Field("ig_account_id", Place.USER_DATA, normalize=normalize_numeric_id, identifier=True,
+          sources=_MESSAGING),
+    Field("ig_sid", Place.USER_DATA, synonyms=("igsid",), normalize=normalize_numeric_id, identifier=True,
+          sources=_MESSAGING),
+    # The business's accounts in Meta's messaging samples: sent along, but they identify no customer.
+    Field("whatsapp_business_account_id", Place.USER_DATA, normalize=normalize_numeric_id,
+          sources=_MESSAGING),
+    Field("instagram_business_account_id", Place.USER_DATA, normalize=normalize_numeric_id,
+          sources=_MESSAGING),
     # custom_data (CAPI-REFERENCE §4).
     Field("value", Place.CUSTOM_DATA, synonyms=("amount", "revenue", "order_value")),
     Field("currency", Place.CUSTOM_DATA),
@@ -193,6 +222,7 @@ _memo: set[str] = set()
 _multi: set[str] = set()
 _customer_keys: set[str] = set()
 _strong_keys: set[str] = set()
+_source_bound: dict[str, frozenset[str]] = {}
 _listeners: list[Callable[[], None]] = []
 
 FIELDS: Mapping[str, Field] = _fields
@@ -213,6 +243,8 @@ CUSTOMER_KEYS: AbstractSet[str] = _customer_keys
 """user_data keys that identify a customer (CAPI-REFERENCE §3.1, §12)."""
 STRONG_KEYS: AbstractSet[str] = _strong_keys
 """Customer keys in none of Meta's baseline-invalid combinations: any one of them is enough."""
+SOURCE_BOUND: Mapping[str, frozenset[str]] = _source_bound
+"""user_data key -> the action_sources whose events carry it (fields with `sources`)."""
 
 
 def key_of(name: str) -> str:
@@ -264,6 +296,8 @@ def _derive(table: Iterable[Field]) -> None:
     _replace(_multi, (f.name for f in fields.values() if f.multi))
     _replace(_customer_keys, (f.key for f in fields.values() if f.identifier and f.key is not None))
     _replace(_strong_keys, _customer_keys - _WEAK_KEYS)
+    _source_bound.clear()
+    _source_bound.update((f.key, f.sources) for f in fields.values() if f.sources and f.key is not None)
     for listener in _listeners:
         listener()
 

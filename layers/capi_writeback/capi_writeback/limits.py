@@ -1,5 +1,6 @@
-"""Limits enforced in more than one place, defined once: Meta's (CAPI-REFERENCE §1.6, §4) and the
-sanity bounds this service puts on what a request may hold.
+"""Limits and vocabularies enforced in more than one place, defined once: Meta's (CAPI-REFERENCE §1.6,
+§2, §4) and the sanity bounds this service puts on what a request may hold. The event pipeline checks
+them, the request models publish them (no import cost here).
 
 Numbers: JSON has no size limit on numbers, Python parses any of them, and Meta documents none. A
 value past these bounds is treated like an unreadable one (dropped with a warning, or the row
@@ -34,3 +35,12 @@ and 1000-1013 (US states, CAPI-REFERENCE §2); the bound leaves room for new cod
 MAX_JSON_INTEGER = 2 ** 53 - 1
 """The largest integer copied as given into an event (inside `contents` or `app_data`): beyond it a
 JSON integer is no longer exact in a 64-bit float (RFC 8259 §6), so Meta would read another number."""
+
+ACTION_SOURCES: tuple[str, ...] = (
+    "website", "app", "email", "phone_call", "chat", "physical_store", "system_generated",
+    "business_messaging", "other",
+)
+"""Meta's action_source values (CAPI-REFERENCE §2)."""
+
+MESSAGING_CHANNEL_NAMES: tuple[str, ...] = ("whatsapp", "messenger", "instagram")
+"""The messaging_channel of a business_messaging event (CAPI-REFERENCE §12)."""

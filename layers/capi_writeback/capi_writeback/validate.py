@@ -6,20 +6,28 @@ One reason code enum, one function per rule; each returns a `Problem` or None.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from capi_writeback import limits
 from capi_writeback.fields import BASELINE_INVALID, CUSTOMER_KEYS, STRONG_KEYS
 from capi_writeback.normalize.currency import AMOUNT_RANGE
 
-ACTION_SOURCES = frozenset({
-    "email", "website", "app", "phone_call", "chat", "physical_store", "system_generated",
-    "business_messaging", "other",
-})
+ACTION_SOURCES = frozenset(limits.ACTION_SOURCES)
 MAX_AGE_SECONDS = 7 * 86400
 PHYSICAL_STORE_MAX_AGE_SECONDS = 62 * 86400
 FUTURE_TOLERANCE_SECONDS = 60
+EXTINFO_LENGTH = 16
+# business_messaging: each channel (limits.MESSAGING_CHANNEL_NAMES) and the user_data ids its events
+# need (CAPI-REFERENCE §2.1, §12).
+MESSAGING_CHANNELS: Mapping[str, tuple[str, ...]] = {
+    "instagram": ("ig_account_id", "ig_sid"),
+    "messenger": ("page_id", "page_scoped_user_id"),
+    "whatsapp": ("ctwa_clid",),
+}
+_FLAGS = {"1": 1, "0": 0, "true": 1, "false": 0}
 # Which user_data keys identify a customer, and which of them are too weak alone, is said by the
 # field registry (`capi_writeback.fields`): CUSTOMER_KEYS, STRONG_KEYS, BASELINE_INVALID.
 
@@ -43,6 +51,8 @@ class SkipReason(StrEnum):
     PURCHASE_MISSING_CURRENCY = "PURCHASE_MISSING_CURRENCY"
     INVALID_CURRENCY = "INVALID_CURRENCY"
     NO_CUSTOMER_IDENTIFIERS = "NO_CUSTOMER_IDENTIFIERS"
+    MESSAGING_CHANNEL_REQUIRED = "MESSAGING_CHANNEL_REQUIRED"
+    MISSING_MESSAGING_IDENTIFIERS = "MISSING_MESSAGING_IDENTIFIERS"
 
 
 class Problem(NamedTuple):
@@ -84,16 +94,56 @@ def website_problem(event_source_url: str | None, client_user_agent: str | None)
 
 
 def app_data_problem(app_data: Any) -> Problem | None:
-    """App events need app_data with advertiser_tracking_enabled and extinfo (a2/i2, OS version)."""
+    """App events need app_data with advertiser_tracking_enabled (0 or 1) and extinfo: at most 16
+    texts or numbers, [0] the version 'a2' (Android) or 'i2' (iOS), [4] the OS version."""
     if not isinstance(app_data, Mapping):
-        return Problem(SkipReason.APP_DATA_REQUIRED, "app events need app_data")
+        return _app_data("app events need app_data")
     if "advertiser_tracking_enabled" not in app_data:
-        return Problem(SkipReason.APP_DATA_REQUIRED, "app_data needs advertiser_tracking_enabled")
+        return _app_data("app_data needs advertiser_tracking_enabled")
+    if tracking_flag(app_data["advertiser_tracking_enabled"]) is None:
+        return _app_data("app_data.advertiser_tracking_enabled must be 0 or 1 (or true/false)")
     extinfo = app_data.get("extinfo")
-    if not isinstance(extinfo, list) or not extinfo or str(extinfo[0]) not in ("a2", "i2"):
-        return Problem(SkipReason.APP_DATA_REQUIRED, "app_data.extinfo[0] must be 'a2' or 'i2'")
-    if len(extinfo) < 5 or not str(extinfo[4]).strip():
-        return Problem(SkipReason.APP_DATA_REQUIRED, "app_data.extinfo[4] (OS version) is required")
+    if not isinstance(extinfo, list) or not extinfo:
+        return _app_data(f"app_data.extinfo must be a list of at most {EXTINFO_LENGTH} texts")
+    if len(extinfo) > EXTINFO_LENGTH:
+        return _app_data(f"app_data.extinfo has at most {EXTINFO_LENGTH} entries, not {len(extinfo)}")
+    for index, item in enumerate(extinfo):
+        if not (item is None or isinstance(item, str) or (isinstance(item, int | float) and not isinstance(
+                item, bool) and math.isfinite(item))):
+            return _app_data(f"app_data.extinfo[{index}] must be a text or a number")
+    if str(extinfo[0]) not in ("a2", "i2"):
+        return _app_data("app_data.extinfo[0] must be 'a2' or 'i2'")
+    if len(extinfo) < 5 or extinfo[4] is None or not str(extinfo[4]).strip():
+        return _app_data("app_data.extinfo[4] (OS version) is required")
+    return None
+
+
+def _app_data(detail: str) -> Problem:
+    return Problem(SkipReason.APP_DATA_REQUIRED, detail)
+
+
+def tracking_flag(value: Any) -> int | None:
+    """An app_data tracking flag as Meta's 0 or 1 (from a boolean, 0/1, or '0'/'1'/'true'/'false'),
+    else None."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float) and value in (0, 1):
+        return int(value)
+    if isinstance(value, str):
+        return _FLAGS.get(value.strip().lower())
+    return None
+
+
+def messaging_problem(channel: str | None, user_data: Collection[str]) -> Problem | None:
+    """business_messaging events name their channel, and carry that channel's ids in user_data."""
+    if channel is None or channel not in MESSAGING_CHANNELS:
+        return Problem(SkipReason.MESSAGING_CHANNEL_REQUIRED,
+                       "business_messaging events need messaging_channel: one of "
+                       + ", ".join(sorted(MESSAGING_CHANNELS)))
+    needed = MESSAGING_CHANNELS[channel]
+    if any(key not in user_data for key in needed):
+        return Problem(SkipReason.MISSING_MESSAGING_IDENTIFIERS,
+                       f"{channel} events need {' and '.join(needed)} in user_data")
     return None
 
 

@@ -1,12 +1,12 @@
 """Tool arguments → the layer's request models, and the JSON Schemas the tools publish.
 
 Validation is the layer's: the selection and the step fields are checked by the same pydantic models
-as the HTTP bodies (`PreviewRequest`, `DryRunRequest`, `ConfirmRequest`), so a limit or a pattern is
-stated once. The SDK is given loose parameters so that every malformed call reaches this module and
-is refused as a SPEC §3.3 VALIDATION_ERROR naming each field (the SDK's own argument errors would be
-plain text). The published input schemas are built from the same models, with `mode`/`profile_id`
-added, and unknown arguments are refused rather than ignored (a typo such as `idempotencyKey` must
-not turn a pinned confirm into an unpinned one).
+as the HTTP bodies (`PreviewRequest`, `DryRunRequest`, `ConfirmRequest`, `SendEventRequest`), so a
+limit or a pattern is stated once. The SDK is given loose parameters so that every malformed call
+reaches this module and is refused as a SPEC §3.3 VALIDATION_ERROR naming each field (the SDK's own
+argument errors would be plain text). The published input schemas are built from the same models,
+with `mode`/`profile_id` added, and unknown arguments are refused rather than ignored (a typo such as
+`idempotencyKey` must not turn a pinned confirm into an unpinned one).
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ class _Target(BaseModel):
 
     mode: Mode = Field(description="preview: build and show, nothing is sent. dry_run: send with a "
                                    "test_event_code, nothing counts. confirm: send for real, once.")
-    profile_id: ProfileId
+    profile_id: ProfileId | None = Field(
+        default=None, description="The profile (one tracked business/site) to act on; may be left out when "
+                                  "the workspace has exactly one profile (whoami lists them).")
 
 
 class AuditArguments(BaseModel):
@@ -59,10 +61,10 @@ class AuditArguments(BaseModel):
 
 @dataclass(frozen=True)
 class SendArguments:
-    """A validated `send_meta_conversions` call."""
+    """A validated `send_meta_conversions` call (`profile_id` None: the workspace's only profile)."""
 
     mode: str
-    profile_id: str
+    profile_id: str | None
     request: Any  # the mode's request model instance
 
 
@@ -71,11 +73,12 @@ class InvalidArguments(Exception):
     on that profile, as a malformed HTTP step is)."""
 
     def __init__(self, error: layer.InvalidRequest, *, mode: str | None = None,
-                 profile_id: str | None = None) -> None:
+                 profile_id: str | None = None, pixel_id: str | None = None) -> None:
         super().__init__(str(error))
         self.error = error
         self.mode = mode
         self.profile_id = profile_id
+        self.pixel_id = pixel_id
 
 
 def _given(arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,6 +124,34 @@ def parse_send(arguments: Mapping[str, Any]) -> SendArguments:
     return SendArguments(mode=target.mode, profile_id=target.profile_id, request=request)
 
 
+def parse_event(arguments: Mapping[str, Any]) -> Any:
+    """Validate a `meta_send_conversion_event` call: the body of POST .../events (`SendEventRequest`),
+    with pixel_id required and response_format markdown unless said otherwise (SPEC §8)."""
+    given = {"response_format": "markdown", **_given(arguments)}
+    details = [{"field": "pixel_id", "type": "missing", "message": "Field required"}] \
+        if "pixel_id" not in given else []
+    try:
+        request = layer.SendEventRequest.model_validate(given)
+    except ValidationError as exc:
+        details += layer.validation_details(exc.errors())
+        pixel = given.get("pixel_id")
+        valid_pixel = isinstance(pixel, str) and pixel.isascii() and pixel.isdigit() and len(pixel) <= 64
+        raise InvalidArguments(_invalid(details), pixel_id=pixel if valid_pixel else None) from None
+    if details:
+        raise InvalidArguments(_invalid(details))
+    return request
+
+
+NO_ARGUMENTS: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+
+
+def parse_none(arguments: Mapping[str, Any]) -> None:
+    """A tool that takes no arguments (whoami) refuses any, rather than ignoring a misunderstanding."""
+    details = _unknown(_given(arguments), frozenset())
+    if details:
+        raise InvalidArguments(_invalid(details))
+
+
 def parse_audit(arguments: Mapping[str, Any]) -> AuditArguments:
     """Validate a `get_writeback_audit` call."""
     try:
@@ -152,10 +183,47 @@ def send_input_schema() -> dict[str, Any]:
     properties["idempotency_key"] = _described(
         properties["idempotency_key"], " Required by mode confirm; reuse it when retrying a confirm.")
     schema: dict[str, Any] = {"type": "object", "properties": properties,
-                              "required": ["mode", "profile_id"], "additionalProperties": False}
+                              "required": ["mode"], "additionalProperties": False}
     if steps["$defs"]:
         schema["$defs"] = steps["$defs"]
     return schema
+
+
+EVENT_REQUIRED = ["pixel_id", "event_name", "event_time", "user_data", "action_source"]
+
+
+def event_input_schema() -> dict[str, Any]:
+    """inputSchema of `meta_send_conversion_event`: the seed's (SPEC §8): the body of POST .../events,
+    its required set `pixel_id, event_name, event_time, user_data, action_source`, the action_source
+    enum, response_format defaulting to markdown. An optional field is published as its value's
+    schema (a call leaves it out rather than passing null)."""
+    schema = layer.SendEventRequest.model_json_schema()
+    properties = {name: _not_null(prop) for name, prop in schema["properties"].items()}
+    properties["response_format"]["default"] = "markdown"
+    properties["response_format"]["description"] = (
+        "markdown (default): the text block is a short summary for people; json: the text block is the "
+        "result as JSON. The structured content is the JSON either way.")
+    out: dict[str, Any] = {"type": "object", "properties": properties, "required": list(EVENT_REQUIRED),
+                           "additionalProperties": False}
+    if schema.get("$defs"):
+        out["$defs"] = schema["$defs"]
+    return out
+
+
+def _not_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """A property of an optional field without its null branch and null default."""
+    out = copy.deepcopy(prop)
+    variants = out.get("anyOf")
+    if isinstance(variants, list) and {"type": "null"} in variants:
+        kept = [v for v in variants if v != {"type": "null"}]
+        del out["anyOf"]
+        if len(kept) == 1:
+            out = {**kept[0], **out}
+        else:
+            out["anyOf"] = kept
+        if out.get("default", "") is None:
+            del out["default"]
+    return out
 
 
 def audit_input_schema() -> dict[str, Any]:

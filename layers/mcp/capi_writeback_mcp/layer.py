@@ -11,8 +11,11 @@ from __future__ import annotations
 from capi_writeback import flow
 from capi_writeback import observability as obs
 from capi_writeback.api.errors import validation_details
+from capi_writeback.api.markdown import send_event as send_event_markdown
 from capi_writeback.auth import Principal
 from capi_writeback.contracts.common import PROFILE_ID_MAX_LENGTH, PROFILE_ID_PATTERN
+from capi_writeback.contracts.events import SendEventRequest, SendEventResponse
+from capi_writeback.contracts.whoami import WhoamiResponse
 from capi_writeback.contracts.writeback import (
     AuditPage,
     ConfirmRequest,
@@ -25,7 +28,7 @@ from capi_writeback.contracts.writeback import (
 )
 from capi_writeback.errors import ApiError, to_api_error
 from capi_writeback.exceptions import CapiWritebackError, InvalidRequest, Unauthenticated
-from capi_writeback.flow import Call, confirm, dry_run, list_audit, preview
+from capi_writeback.flow import Call, confirm, dry_run, list_audit, preview, send_event, whoami
 from capi_writeback.flow.audit import MAX_AUDIT_PAGE
 
 __all__ = [
@@ -45,17 +48,25 @@ __all__ = [
     "PreviewResponse",
     "Principal",
     "Selection",
+    "SendEventRequest",
+    "SendEventResponse",
     "Unauthenticated",
+    "WhoamiResponse",
     "confirm",
     "dry_run",
     "internal_error",
     "list_audit",
     "new_call",
     "obs",
+    "only_profile",
     "preview",
+    "profile_for_pixel",
     "record_refusal",
+    "send_event",
+    "send_event_markdown",
     "to_api_error",
     "validation_details",
+    "whoami",
 ]
 
 
@@ -73,3 +84,17 @@ def internal_error() -> ApiError:
 def record_refusal(call: Call, operation: str, error: CapiWritebackError) -> None:
     """The audit row of a step refused before it started (malformed arguments), as over HTTP."""
     flow.record_refusal(flow.default_services(), call, operation, error)
+
+
+def profile_for_pixel(principal: Principal, pixel_id: str) -> str:
+    """The caller's profile connected to `pixel_id` (meta_send_conversion_event names a pixel)."""
+    from capi_writeback.flow.profiles import profile_for_pixel as find
+
+    return find(flow.default_services(), principal, pixel_id)
+
+
+def only_profile(principal: Principal) -> str:
+    """The workspace's one profile (send_meta_conversions without profile_id)."""
+    from capi_writeback.flow.profiles import only_profile as find
+
+    return find(flow.default_services(), principal)

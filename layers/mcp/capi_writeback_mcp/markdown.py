@@ -112,6 +112,31 @@ def audit(page: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def whoami(result: Mapping[str, Any]) -> str:
+    """Who is calling and what would stop a send, so the assistant can say what to fix first."""
+    unmet = list(result.get("unmet") or [])
+    lines = [f"**{result['user_id']}** in workspace {result.get('workspace_name') or result['workspace_id']} "
+             f"(`{result['workspace_id']}`): role {result.get('role') or 'none'}, scopes "
+             f"{', '.join(result.get('scopes') or []) or 'none'}, write-back "
+             f"{'enabled' if result.get('writeback_enabled') else 'disabled'}.",
+             f"- Sending is blocked for every profile by: {', '.join(unmet)}" if unmet
+             else "- The token, role and workspace may send."]
+    profiles = list(result.get("profiles") or [])
+    if profiles:
+        lines += ["", "| profile | name | pixel | connection | breaker | can send | blocked by |",
+                  "|---|---|---|---|---|---|---|"]
+        for p in profiles:
+            breaker = p["breaker"] + (f" ({p['retry_after']} s)" if p.get("retry_after") else "")
+            lines.append(f"| `{p['profile_id']}` | {p.get('name') or ''} | {p.get('pixel_id') or ''} | "
+                         f"{p['connection_status']} | {breaker} | {'yes' if p['can_send'] else 'no'} | "
+                         f"{', '.join(p.get('unmet') or []) or ''} |")
+    else:
+        lines.append("- The workspace has no profile yet.")
+    if result.get("profile_count", len(profiles)) > len(profiles):
+        lines.append(f"- {result['profile_count'] - len(profiles)} more profiles are not listed.")
+    return "\n".join(lines)
+
+
 def refusal(body: Mapping[str, Any]) -> str:
     """A SPEC §3.3 error body: what is missing and how to fix it."""
     error = body["error"]

@@ -10,6 +10,7 @@ Tools are built once per process; the transport (an ASGI app) is built per invoc
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,12 +27,15 @@ from capi_writeback_mcp.results import refusal, success
 
 SERVER_NAME = "capi-writeback"
 INSTRUCTIONS = (
-    "Pushes a business's attributed conversions to Meta's Conversions API. Sending is irreversible, so "
-    "use send_meta_conversions in three steps: mode=preview (nothing is sent; show the user the counts, "
-    "sample events, match quality and skipped rows), then mode=dry_run (Meta validates with a "
+    "Pushes a business's attributed conversions to Meta's Conversions API. Call whoami first: it lists "
+    "the workspace's profiles and pixels and anything that would stop a send. Sending is irreversible, "
+    "so use send_meta_conversions in three steps: mode=preview (nothing is sent; show the user the "
+    "counts, sample events, match quality and skipped rows), then mode=dry_run (Meta validates with a "
     "test_event_code; nothing counts), then, only after the user agrees, mode=confirm with an "
-    "idempotency_key and the preview_id. Retrying a confirm with the same key never sends twice. A "
-    "refusal names what is missing and how to fix it (error.type, error.fix)."
+    "idempotency_key and the preview_id. Retrying a confirm with the same key never sends twice. "
+    "meta_send_conversion_event sends one event now (with test_event_code: a test; without: live, once "
+    "per pixel_id + event_name + event_id, so a retry never double-counts). A refusal names what is "
+    "missing and how to fix it (error.type, error.fix)."
 )
 
 
@@ -90,11 +94,75 @@ def send_meta_conversions(ctx: Context) -> CallToolResult:
                                      invalid.mode, invalid.error)
             raise invalid.error from None
         step, response_model, render = _STEPS[parsed.mode]
-        call = layer.new_call(caller.principal, parsed.profile_id, caller.request_id)
+        profile_id = parsed.profile_id or layer.only_profile(caller.principal)
+        call = layer.new_call(caller.principal, profile_id, caller.request_id)
         result = response_model.model_validate(step(call, parsed.request)).model_dump(mode="json")
         layer.obs.logger.info("mcp tool answered", extra={"tool": "send_meta_conversions",
                                                           "mode": parsed.mode})
         return success(result, render)
+    except Exception as exc:
+        return refusal(exc, caller.request_id if caller else None)
+
+
+def meta_send_conversion_event(ctx: Context) -> CallToolResult:
+    """Send one conversion event to Meta now, for the profile connected to pixel_id.
+
+    With test_event_code it is a test (shows in Events Manager > Test events; nothing counts); without
+    it, it is live and sent exactly once per (pixel_id, event_name, event_id): calling again with the
+    same event answers the first result (replayed: true) and sends nothing. Pass raw customer data in
+    user_data (email, phone, ...): it is normalized and hashed here. event_id defaults to an id derived
+    from the event's content. An event Meta would refuse (too old, missing fields) is refused with the
+    reason and nothing is sent.
+    """
+    caller: Caller | None = None
+    try:
+        caller = caller_of(ctx)
+        try:
+            request = arguments.parse_event(raw_arguments(ctx))
+        except arguments.InvalidArguments as invalid:
+            _audit_malformed_event(caller, invalid)
+            raise invalid.error from None
+        profile_id = layer.profile_for_pixel(caller.principal, str(request.pixel_id))
+        call = layer.new_call(caller.principal, profile_id, caller.request_id)
+        answer = layer.SendEventResponse.model_validate(layer.send_event(call, request))
+        result = answer.model_dump(mode="json")
+        layer.obs.logger.info("mcp tool answered", extra={"tool": "meta_send_conversion_event",
+                                                          "replayed": result["replayed"]})
+        return success(result, layer.send_event_markdown if request.response_format == "markdown" else _json)
+    except Exception as exc:
+        return refusal(exc, caller.request_id if caller else None)
+
+
+def _audit_malformed_event(caller: Caller, invalid: arguments.InvalidArguments) -> None:
+    """Malformed arguments naming a pixel of the caller's profile are audited on that profile, as a
+    malformed HTTP request is (none when the pixel is unknown or the token may not send)."""
+    if invalid.pixel_id is None:
+        return
+    try:
+        profile_id = layer.profile_for_pixel(caller.principal, invalid.pixel_id)
+    except layer.CapiWritebackError:
+        return
+    layer.record_refusal(layer.new_call(caller.principal, profile_id, caller.request_id), "send_event",
+                         invalid.error)
+
+
+def _json(result: Mapping[str, Any]) -> str:
+    """The text block of response_format json: the result itself."""
+    return json.dumps(result, ensure_ascii=False, indent=2)
+
+
+def whoami(ctx: Context) -> CallToolResult:
+    """Who you are and what you may do: the workspace, your role and scopes, whether write-back is on,
+    and each profile with its pixel, Meta connection status and circuit breaker. `unmet` names the
+    error a send would be refused with (and its fix is in the refusal): check it before sending."""
+    caller: Caller | None = None
+    try:
+        caller = caller_of(ctx)
+        arguments.parse_none(raw_arguments(ctx))
+        result = layer.WhoamiResponse.model_validate(layer.whoami(caller.principal)).model_dump(mode="json")
+        return success(result, markdown.whoami)
+    except arguments.InvalidArguments as invalid:
+        return refusal(invalid.error, caller.request_id if caller else None)
     except Exception as exc:
         return refusal(exc, caller.request_id if caller else None)
 
@@ -126,20 +194,29 @@ def _tool(fn: Callable[..., CallToolResult], *, title: str, annotations: ToolAnn
     return tool
 
 
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
+                            open_world_hint=False)
+SENDS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
+                        open_world_hint=True)
+
+
 def tools() -> list[Tool]:
-    """The tools of SPEC §9 that the layer supports today."""
+    """The tools of SPEC §9."""
     from capi_writeback_mcp import match_quality  # SPEC §11.3, its own module (it imports this one)
 
     return [
+        _tool(whoami, title="Who am I, and what would stop a send", annotations=READ_ONLY,
+              input_schema=arguments.NO_ARGUMENTS,
+              output_schema=arguments.object_schema(layer.WhoamiResponse)),
         _tool(send_meta_conversions, title="Send conversions to Meta (preview, dry-run, confirm)",
-              annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
-                                          open_world_hint=True),
+              annotations=SENDS,
               input_schema=arguments.send_input_schema(),
               output_schema=arguments.object_schema(layer.PreviewResponse, layer.DryRunResponse,
                                                     layer.ConfirmResponse)),
-        _tool(get_writeback_audit, title="Write-back audit trail",
-              annotations=ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
-                                          open_world_hint=False),
+        _tool(meta_send_conversion_event, title="Send one conversion event to Meta now", annotations=SENDS,
+              input_schema=arguments.event_input_schema(),
+              output_schema=arguments.object_schema(layer.SendEventResponse)),
+        _tool(get_writeback_audit, title="Write-back audit trail", annotations=READ_ONLY,
               input_schema=arguments.audit_input_schema(),
               output_schema=arguments.object_schema(layer.AuditPage)),
         match_quality.tool(),

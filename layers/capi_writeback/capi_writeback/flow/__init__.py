@@ -7,7 +7,9 @@ it maps that to a SPEC error. Nothing here knows API Gateway, Step Functions or 
 
 preview.py, dry_run.py, confirm.py: the three steps; conversions.py, audit.py, breaker.py: storing
 rows, reading the trail, resetting the breaker; selection.py (SPEC §3.1), sending.py (Meta's
-results), trail.py (one audit row per operation), services.py (stores, rails, Meta client).
+results), trail.py (one audit row per operation), services.py (stores, rails, Meta client);
+send_event.py (SPEC §8, one event: event_body.py builds it), profiles.py (a profile by pixel, or the
+workspace's only one) and whoami.py (the MCP tools' own).
 """
 
 from capi_writeback.flow.audit import list_audit
@@ -16,8 +18,10 @@ from capi_writeback.flow.confirm import confirm
 from capi_writeback.flow.conversions import store_conversions
 from capi_writeback.flow.dry_run import dry_run
 from capi_writeback.flow.preview import preview
+from capi_writeback.flow.send_event import send_event
 from capi_writeback.flow.services import Services, default_services, set_default_services
 from capi_writeback.flow.trail import Call, record_refusal
+from capi_writeback.flow.whoami import whoami
 
 __all__ = [
     "Call",
@@ -29,6 +33,8 @@ __all__ = [
     "preview",
     "record_refusal",
     "reset_breaker",
+    "send_event",
     "set_default_services",
     "store_conversions",
+    "whoami",
 ]

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # for the types only: building these imports boto3/urllib3, w
     from capi_writeback.meta.credentials import SecretsManagerCredentials
     from capi_writeback.rails.audit.log import AuditLog
     from capi_writeback.rails.breaker.circuit import CircuitBreaker
+    from capi_writeback.rails.event_ledger.ledger import EventLedger
     from capi_writeback.rails.idempotency.ledger import ConfirmLedger
     from capi_writeback.store.conversions.base import ConversionStore
     from capi_writeback.store.directory.base import DirectoryReader
@@ -33,13 +34,14 @@ class Services:
     def __init__(self, clock: Clock = time.time, *, directory: DirectoryReader | None = None,
                  conversions: ConversionStore | None = None, ledger: ConfirmLedger | None = None,
                  breaker: CircuitBreaker | None = None, audit: AuditLog | None = None,
-                 meta_factory: MetaFactory | None = None) -> None:
+                 meta_factory: MetaFactory | None = None, event_ledger: EventLedger | None = None) -> None:
         self.clock = clock
         self.directory: DirectoryReader = directory or _dynamo_directory(clock)
         self.conversions: ConversionStore = conversions or _dynamo_conversions(clock)
         self.ledger: ConfirmLedger = ledger or _dynamo_ledger(clock)
         self.breaker: CircuitBreaker = breaker or _dynamo_breaker(clock)
         self.audit: AuditLog = audit or _dynamo_audit()
+        self.event_ledger: EventLedger = event_ledger or _dynamo_event_ledger(clock)
         self.meta_factory = meta_factory
         self._meta: dict[str | None, MetaClient] = {}
         self._lock = threading.Lock()
@@ -71,6 +73,13 @@ def _dynamo_ledger(clock: Clock) -> ConfirmLedger:
     from capi_writeback.rails.idempotency.persistence.dynamodb import DynamoLedgerStore
 
     return ConfirmLedger(DynamoLedgerStore(), clock)
+
+
+def _dynamo_event_ledger(clock: Clock) -> EventLedger:
+    from capi_writeback.rails.event_ledger.ledger import EventLedger
+    from capi_writeback.rails.event_ledger.persistence.dynamodb import DynamoEventLedgerStore
+
+    return EventLedger(DynamoEventLedgerStore(), clock)
 
 
 def _dynamo_breaker(clock: Clock) -> CircuitBreaker:

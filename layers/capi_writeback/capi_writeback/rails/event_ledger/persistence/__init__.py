@@ -1,0 +1,1 @@
+"""Persistence of the event ledger: the protocol (`base`), DynamoDB (`dynamodb`), memory (`memory`)."""

@@ -94,3 +94,16 @@ def test_any_values_build_an_event_or_a_refusal_naming_fields(
         return
     json.dumps(built.event, allow_nan=False)  # serializable as Meta takes it
     assert built.event["user_data"] and built.event["action_source"] == source
+
+
+@pytest.mark.parametrize("event_id", ["order-1\n", "order-1\r", "\n", "a\x00b", " "])
+def test_an_event_id_with_a_control_character_or_no_text_is_refused(event_id: str) -> None:
+    """`order-1\\n` would be another event than `order-1` for the exactly-once ledger (and for
+    Meta's deduplication): refused, like an idempotency_key with a trailing newline (issue 9)."""
+    from pydantic import ValidationError
+
+    body = {"event_name": "Lead", "event_time": NOW, "action_source": "website",
+            "user_data": {"em": "a@example.com"}, "event_id": event_id}
+    with pytest.raises(ValidationError):
+        SendEventRequest.model_validate(body)
+    assert SendEventRequest.model_validate({**body, "event_id": "order-1"}).event_id == "order-1"

@@ -28,7 +28,7 @@ EventTime = Annotated[int, Field(ge=0, strict=True)] | Annotated[str, Field(min_
 ProcessingOptions = Annotated[list[Annotated[str, Field(max_length=16)]], Field(max_length=4)]
 MAX_USER_DATA_KEYS = 40
 MAX_CUSTOM_DATA_KEYS = 100
-_PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]+$")
+_PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]+")
 
 
 class SendEventRequest(Strict):
@@ -88,7 +88,7 @@ class SendEventRequest(Strict):
     @field_validator("event_id")
     @classmethod
     def _printable(cls, value: str | None) -> str | None:
-        if value is not None and (not value.strip() or not _PRINTABLE.match(value)):
+        if value is not None and (not value.strip() or not _PRINTABLE.fullmatch(value)):
             raise ValueError("event_id must be text without control characters")
         return value
 

@@ -129,7 +129,8 @@ def test_rows_of_one_second_come_in_conversion_id_order_across_pages(conversions
     shuffled = ids[7::3] + ids[::3] + ids[1::3] + [i for i in ids[2::3] if i not in ids[7::3]]
     conversions.put_rows("p1", [row(cid, T0 + (5 if cid < "c20" else 9)) for cid in shuffled])
     conversions.put_rows("p1", [row("a-first", T0 + 1), row("z-last", T0 + 30)])
-    assert [r["conversion_id"] for r in rows_of(conversions, "p1", T0, T0 + 100)] == ["a-first", *ids, "z-last"]
+    found = [r["conversion_id"] for r in rows_of(conversions, "p1", T0, T0 + 100)]
+    assert found == ["a-first", *ids, "z-last"]
 
 
 def test_a_window_is_read_as_it_is_iterated(aws: dict[str, str], calls: Any, clock: ManualClock) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from capi_writeback_local import moto_index
 from capi_writeback_local.cfn_template import DEFAULT_TEMPLATE, load_template, resources_of_type
 from capi_writeback_local.moto_atomic import serialize_moto_dynamodb
 
@@ -201,6 +202,7 @@ class EmbeddedStack:
         from moto.server import ThreadedMotoServer
 
         serialize_moto_dynamodb()  # DynamoDB's per-request atomicity, which the rails rely on
+        moto_index.install()  # Query pages in O(log n), not a sort of the whole table per page
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()

@@ -24,7 +24,7 @@ import functools
 import json
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -293,3 +293,30 @@ def _project(item: Any, paths: list[list[str]]) -> Any:
             dict.__setitem__(attrs, name, item.attrs[name])
     projected.attrs = attrs
     return projected
+
+
+def bulk_load(table: Any, items: Iterable[dict[str, Any]]) -> int:
+    """Put items (DynamoDB JSON: {"attr": {"S": ...}}) straight into a moto table, without the
+    per-request and per-attribute checks of PutItem: a million stored rows in seconds instead of
+    40,000 BatchWriteItem calls (benchmarks, local seeding). The caller vouches that every item is
+    one DynamoDB would accept (keys present, under 400 KB); a later item with the same key replaces
+    the earlier one, as PutItem does. The number loaded."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    hash_attr, range_attr = table.hash_key_attr, table.range_key_attr
+    loaded = 0
+    for raw in items:
+        item = Item.__new__(Item)
+        attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+        for name, value in raw.items():
+            dict.__setitem__(attrs, name, DynamoType(value))
+        item.attrs = attrs
+        item.hash_key = attrs[hash_attr]
+        item.range_key = attrs[range_attr] if range_attr else None
+        if range_attr:
+            table.items[item.hash_key][item.range_key] = item
+        else:
+            table.items[item.hash_key] = item
+        loaded += 1
+    note_write(table)
+    return loaded

@@ -196,6 +196,7 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # it logs every AWS request
         moto_app = DomainDispatcherApplication(create_backend_app)
         self.app = wrap(moto_app) if wrap is not None else moto_app
         self._server = make_server("127.0.0.1", port, self.app, threaded=True,

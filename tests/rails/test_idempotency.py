@@ -334,9 +334,9 @@ def test_twenty_threads_retrying_a_failed_key_get_exactly_one_resume(ledger: Con
 
 
 def test_dynamodb_calls_per_confirm(aws: dict[str, str], calls: Any, clock: ManualClock) -> None:
-    """What a confirm costs in DynamoDB requests: 1 to claim, 1 to pin, 2 per accepted batch, 1 to
-    finish; a resume reads all batch progress in one BatchGetItem per 100 batches; a replay is 1
-    request, made before anything is built."""
+    """What a confirm costs in DynamoDB requests: 1 to claim, 1 to pin, 1 per accepted batch (2 once
+    the lease needs renewing), 1 to finish; a resume reads all batch progress in one BatchGetItem per
+    100 batches; a replay is 1 request, made before anything is built."""
     ledger = ConfirmLedger(DynamoLedgerStore(), clock)
     table = aws["IDEMPOTENCY_TABLE"]
     claim = take(ledger, "p1", "key-1", H1, 150)
@@ -344,12 +344,17 @@ def test_dynamodb_calls_per_confirm(aws: dict[str, str], calls: Any, clock: Manu
     for i in range(3):
         ledger.record_batch(claim, i, summary(i))
     ledger.finish(claim, "partially_failed", {})
-    assert calls.for_table(table)[2:] == ["PutItem", "UpdateItem"] * 3 + ["UpdateItem"]
+    assert calls.for_table(table)[2:] == ["PutItem"] * 3 + ["UpdateItem"]
 
     calls.calls.clear()
     resumed = take(ledger, "p1", "key-1", H1, 150)
     assert sorted(resumed.done_batches) == [0, 1, 2]
     assert calls.for_table(table) == ["PutItem", "UpdateItem", "UpdateItem", "BatchGetItem", "BatchGetItem"]
+    clock.advance(900 - 59)  # less than half the lease floor left: the next batch also renews it
+    calls.calls.clear()
+    assert ledger.record_batch(resumed, 3, summary(3))
+    assert calls.for_table(table) == ["PutItem", "UpdateItem"]
+    assert resumed.lease_expires_at == clock() + 900
     ledger.finish(resumed, "succeeded", {"status": "succeeded"})
 
     calls.calls.clear()

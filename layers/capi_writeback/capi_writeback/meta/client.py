@@ -196,7 +196,8 @@ class MetaClient:
         """Send batches already encoded, taking each from `batches` only when a sender is free.
 
         At most `concurrency` batches are in flight and the next one is pulled (on the caller's
-        thread) as one finishes, so a producer that builds batches as they are asked for, or reads
+        thread) as one finishes, before that batch's `on_batch` runs, so the senders stay busy while
+        the caller records it, and a producer that builds batches as they are asked for, or reads
         them from disk, keeps memory flat whatever the payload. Results in batch-index order;
         `on_batch` and failures as in `send` (if `on_batch` or the producer raises, no new batch
         starts, the ones in flight finish, the exception propagates). Unreadable credentials raise
@@ -208,22 +209,22 @@ class MetaClient:
         results: list[BatchResult] = []
         in_flight: set[Future[BatchResult]] = set()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="meta-send") as pool:
+
+            def refill() -> None:  # keep `workers` batches in flight while the source has more
+                while len(in_flight) < workers:
+                    batch = next(source, None)
+                    if batch is None:
+                        return
+                    in_flight.add(pool.submit(self._send_batch, run, batch.index, batch.event_count,
+                                              partial(_data_of, batch), batch.events))
+
             try:
-                more = True
-                while True:
-                    while more and len(in_flight) < workers:
-                        batch = next(source, None)
-                        if batch is None:
-                            more = False
-                        else:
-                            in_flight.add(pool.submit(
-                                self._send_batch, run, batch.index, batch.event_count,
-                                partial(_data_of, batch), batch.events))
-                    if not in_flight:
-                        break
+                refill()
+                while in_flight:
                     done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for future in sorted(done, key=lambda f: f.result().index):
-                        result = future.result()
+                    finished = sorted((future.result() for future in done), key=lambda r: r.index)
+                    refill()  # the senders go on while the callbacks below run (e.g. a ledger write)
+                    for result in finished:
                         results.append(result)
                         if on_batch is not None:
                             on_batch(result)

@@ -190,17 +190,22 @@ class ConfirmLedger:
         return self._claim(kind, record, fingerprint, self.clock(), result=dict(record.result or {}))
 
     def record_batch(self, claim: Claim, batch_index: int, batch_summary: Mapping[str, Any]) -> bool:
-        """Remember that Meta accepted batch `batch_index`, so no retry sends it again; renews the
-        lease. Safe from any thread. False when this attempt lost its lease (the batch is still
-        remembered: Meta did accept it)."""
+        """Remember that Meta accepted batch `batch_index`, so no retry sends it again. Safe from any
+        thread. False when this attempt lost its lease (the batch is still remembered: Meta did
+        accept it).
+
+        The lease is renewed (and the key's ownership checked) only once it has less than half the
+        lease floor left: until then no other attempt can have taken the key, so one write per
+        batch is enough (a million events are a thousand batches)."""
         self._require_owned(claim)
         now = self.clock()
         summary = dict(batch_summary)
         claim.done_batches[int(batch_index)] = summary
         lease = self.lease_until(now, claim.deadline)
+        renew = claim.lease_expires_at - now < self.lease_floor / 2
         kept = self.store.add_batch(claim.record_id, claim.generation, claim.owner, int(batch_index),
-                                    summary, lease, now + self.ttl_seconds)
-        if kept:
+                                    summary, lease if renew else None, now + self.ttl_seconds)
+        if kept and renew:
             claim.lease_expires_at = lease
         return kept
 

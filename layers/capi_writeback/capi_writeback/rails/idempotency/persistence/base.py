@@ -71,9 +71,9 @@ class LedgerStore(Protocol):
         NOT_OWNER."""
 
     def add_batch(self, record_id: str, generation: str, owner: str, index: int,
-                  summary: Mapping[str, Any], lease_expires_at: float, expiration: float) -> bool:
-        """Store batch `index` as done for this generation, and renew the lease if `owner` still
-        holds it; True if it does."""
+                  summary: Mapping[str, Any], lease_expires_at: float | None, expiration: float) -> bool:
+        """Store batch `index` as done for this generation; with a `lease_expires_at`, also renew
+        the lease if `owner` still holds it, and say whether it does (without one: True)."""
 
     def done_batches(self, record_id: str, generation: str, batch_count: int,
                      now: float) -> dict[int, dict[str, Any]]:

@@ -142,7 +142,7 @@ class DynamoLedgerStore(Backend):
         return PINNED
 
     def add_batch(self, record_id: str, generation: str, owner: str, index: int,
-                  summary: Mapping[str, Any], lease_expires_at: float, expiration: float) -> bool:
+                  summary: Mapping[str, Any], lease_expires_at: float | None, expiration: float) -> bool:
         # The batch item is a fact (Meta accepted it) whoever holds the lease, so it is written
         # unconditionally; only the lease renewal depends on still being the owner.
         self.ddb.put_item(TableName=self.table, Item={
@@ -152,6 +152,8 @@ class DynamoLedgerStore(Backend):
             "summary": {"B": pack(dict(summary))},
             "expiration": num(int(expiration)),
         })
+        if lease_expires_at is None:
+            return True
         try:
             self.ddb.update_item(
                 TableName=self.table, Key={"id": {"S": record_id}},

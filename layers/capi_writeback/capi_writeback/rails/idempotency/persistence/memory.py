@@ -63,9 +63,11 @@ class MemoryLedgerStore:
             return PINNED
 
     def add_batch(self, record_id: str, generation: str, owner: str, index: int,
-                  summary: Mapping[str, Any], lease_expires_at: float, expiration: float) -> bool:
+                  summary: Mapping[str, Any], lease_expires_at: float | None, expiration: float) -> bool:
         with self._lock:
             self.batches[(record_id, index)] = (generation, expiration, json_copy(dict(summary)))
+            if lease_expires_at is None:
+                return True
             current = self.records.get(record_id)
             if current is None or current.owner != owner or current.status != IN_PROGRESS:
                 return False

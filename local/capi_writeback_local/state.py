@@ -16,8 +16,10 @@ applied them; reads run alongside.
 
 Each record is length + CRC32 + JSON (the request's method, path, query, headers, base64 body). A
 record torn by a crash (short or failing its CRC) was never acknowledged: it and anything after it
-are cut off when the journal is opened. DIR/lock keeps a second server off the same state.
-Limits: the journal only grows (replaying 50k stored rows takes seconds); a request that makes
+are cut off when the journal is opened. DIR/lock keeps a second server off the same state. The
+journal is readable by its owner only: it holds what the emulated AWS holds (the demo connection's
+Meta token in its secret; conversion rows, already hashed).
+Limits: the journal only grows (50,000 stored rows: ~44 MB, replayed in ~20 s); a request that makes
 other AWS requests to the same stack while it is served (a synchronous Lambda invoke) would wait
 for itself: nothing the served API does.
 """
@@ -72,7 +74,8 @@ class Journal:
             raise StateInUse(f"{self.directory} is in use by another capi-writeback serve") from None
         self._lock_file = lock
         good = sum(_HEADER.size + len(payload) for payload in _payloads(self.path))
-        self._file = self.path.open("ab")
+        # owner-only: it holds what the emulated AWS holds (the Meta token's secret, hashed rows)
+        self._file = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
         if self._file.tell() != good:
             self._file.truncate(good)  # a record torn by a crash: never acknowledged
             os.fsync(self._file.fileno())

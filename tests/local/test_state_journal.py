@@ -145,8 +145,9 @@ def test_what_counts_as_a_read(environ: dict[str, Any], read: bool) -> None:
     assert is_read(environ) is read
 
 
-def test_the_journal_is_json_records(tmp_path: Path) -> None:
+def test_the_journal_is_json_records_readable_by_its_owner_only(tmp_path: Path) -> None:
     journal = Journal(tmp_path).open()
+    assert journal.path.stat().st_mode & 0o777 == 0o600
     journal.append({"environ": {"REQUEST_METHOD": "PUT"}, "body": ""})
     journal.close()
     assert json.loads(journal.path.read_bytes()[8:]) == {"environ": {"REQUEST_METHOD": "PUT"}, "body": ""}

@@ -267,15 +267,15 @@ def _environ(record: dict[str, Any]) -> dict[str, Any]:
 def expire_dead_leases(dynamodb: Any, table: str, now: float) -> int:
     """After a restart, the confirms that were running died with the previous process: end their
     leases now, so a retry with the same key resumes at once instead of waiting up to 15 minutes
-    (what a crashed Lambda's key waits in AWS). Each is one conditional update on the owner it
-    had; the number ended."""
+    (what a crashed Lambda's key waits in AWS). Only confirm records (`confirm#...`); each is one
+    conditional update on the owner it had; the number ended."""
     from capi_writeback.rails.idempotency.persistence.base import IN_PROGRESS
 
     ended = 0
     pages = dynamodb.get_paginator("scan").paginate(
-        TableName=table, FilterExpression="#status = :running",
+        TableName=table, FilterExpression="#status = :running AND begins_with(id, :confirm)",
         ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={":running": {"S": IN_PROGRESS}})
+        ExpressionAttributeValues={":running": {"S": IN_PROGRESS}, ":confirm": {"S": "confirm#"}})
     for page in pages:
         for item in page.get("Items", []):
             with contextlib.suppress(dynamodb.exceptions.ConditionalCheckFailedException):

@@ -151,3 +151,23 @@ def test_the_journal_is_json_records_readable_by_its_owner_only(tmp_path: Path) 
     journal.append({"environ": {"REQUEST_METHOD": "PUT"}, "body": ""})
     journal.close()
     assert json.loads(journal.path.read_bytes()[8:]) == {"environ": {"REQUEST_METHOD": "PUT"}, "body": ""}
+
+
+def test_a_restart_ends_the_leases_of_the_confirms_that_died_with_the_process(tmp_path: Path,
+                                                                              forget_layer: None) -> None:
+    from capi_writeback_local.state import expire_dead_leases
+
+    with EmbeddedStack(state_dir=tmp_path / "state") as stack:
+        ddb, table = client(stack), stack.tables["IDEMPOTENCY_TABLE"]
+        for record, status in (("confirm#p#running", "INPROGRESS"), ("confirm#p#done", "COMPLETED"),
+                               ("event#px#running", "INPROGRESS")):
+            ddb.put_item(TableName=table, Item={"id": {"S": record}, "status": {"S": status},
+                                                "owner": {"S": "dead"}, "lease_expires_at": {"N": "5000"}})
+        assert expire_dead_leases(ddb, table, 1000.0) == 1
+
+        def lease(record: str) -> str:
+            item = ddb.get_item(TableName=table, Key={"id": {"S": record}})["Item"]
+            return str(item["lease_expires_at"]["N"])
+
+        assert (lease("confirm#p#running"), lease("confirm#p#done"), lease("event#px#running")) == \
+            ("1000.0", "5000", "5000")  # only the confirm that was running; other ledgers keep theirs

@@ -73,10 +73,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             first_line_out.write(json.dumps(api.info()) + "\n")
             first_line_out.flush()
+            print(_state_line(args.state, api), file=sys.stderr, flush=True)
             print(f"capi-writeback serve: API on {api.url}/v1 (docs: {api.url}/v1/docs); "
                   f"Meta at {api.meta_url or api.emulator.url}. Ctrl-C or SIGTERM stops it.",
                   file=sys.stderr, flush=True)
-            print(_state_line(args.state, api), file=sys.stderr, flush=True)
             while not stop.wait(0.5):
                 pass
             print("capi-writeback serve: stopping", file=sys.stderr, flush=True)

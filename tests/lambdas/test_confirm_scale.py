@@ -244,3 +244,27 @@ def test_payload_changed_is_refused_before_sending_and_frees_the_key(env: Env) -
     assert env.emulator.ledger() == []
     again = confirm_rows(tenant, "pin", last_days=1)  # the key was given back at once
     assert again.status == 200 and again.body["event_count"] == 41
+
+
+def test_a_failure_while_building_gives_the_key_back(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Until the payload is pinned nothing is sent, so any failure before that (here the store stops
+    answering halfway through the window) releases the key: the retry goes ahead at once."""
+    tenant = env.tenant()
+    store(tenant, conversion_rows(1500, now=env.clock()))
+    conversions = default_services().conversions
+    original = conversions.query
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        for n, row in enumerate(original(*args, **kwargs)):
+            if n == 700:
+                raise RuntimeError("the table stopped answering")
+            yield row
+
+    monkeypatch.setattr(conversions, "query", failing)
+    broken = confirm_rows(tenant, "half-read", last_days=1)
+    assert (broken.status, broken.error_type) == (500, "INTERNAL")
+    assert env.emulator.ledger() == []
+    monkeypatch.setattr(conversions, "query", original)
+    retry = confirm_rows(tenant, "half-read", last_days=1)
+    assert retry.status == 200 and retry.body["status"] == "succeeded", retry.body
+    assert len(received(env)) == 1500

@@ -50,6 +50,7 @@ disk, and at most the client's concurrency of batches is in memory while sending
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -103,10 +104,11 @@ def _confirm(services: Services, call: Call, request: ConfirmRequest, note: Note
 
     from capi_writeback.flow.batches import Spool
 
-    client = services.meta(access.connection.get("api_version"))
-    selected = Build(services, access, request, note, as_of=claim.as_of)
-    with Spool() as spool:
-        try:
+    with contextlib.ExitStack() as closing:
+        try:  # until the payload is pinned, any failure gives the key back: nothing was sent
+            spool = closing.enter_context(Spool())
+            client = services.meta(access.connection.get("api_version"))
+            selected = Build(services, access, request, note, as_of=claim.as_of)
             spool.fill(selected.batches())
             built = selected.built()  # PAYLOAD_CHANGED here, before anything is sent
             claim = services.ledger.pin(claim, built.payload_hash, spool.batch_count)

@@ -9,12 +9,20 @@ serve` and `make demo` are both built on it.
 With `embedded=False` it serves over whatever AWS the environment points at (credentials, region,
 AWS_ENDPOINT_URL and the table variables of template.yaml) and seeds nothing: the API is then only
 as usable as the tokens and profiles already stored there.
+
+The embedded stack's data lives in memory unless `state_dir` is given: then it is kept there,
+write-through (state.py), and a restart on the same directory finds every table, secret and
+token as they were, and serves the same demo workspace (its tokens are kept in
+`<state_dir>/seed.json`, readable by the owner only).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
+from pathlib import Path
 from typing import IO, Any
 
 from capi_writeback_local.api_gateway import ApiGateway
@@ -22,6 +30,7 @@ from capi_writeback_local.http_server import LocalApiServer
 from capi_writeback_local.stack import EnvPatch
 
 DEFAULT_PIXEL_ID = "1234567890"
+SEED_FILE = "seed.json"
 DEFAULT_META_TOKEN = "test-token"
 
 
@@ -38,6 +47,7 @@ class LocalApi:
         access_log: IO[str] | None = None,
         environment: dict[str, str] | None = None,
         embedded: bool = True,
+        state_dir: str | Path | None = None,
     ) -> None:
         self.port = port
         self.meta_url = meta_url
@@ -46,6 +56,7 @@ class LocalApi:
         self.access_log = access_log
         self.environment = dict(environment or {})
         self.embedded = embedded
+        self.state_dir = Path(state_dir) if state_dir is not None else None
         self.stack: Any = None
         self.emulator: Any = None
         self.seed: Any = None
@@ -80,7 +91,7 @@ class LocalApi:
             self.gateway = ApiGateway()
             self.server = LocalApiServer(self.gateway, self.port, access_log=self.access_log)
             if self.embedded:
-                self.stack = EmbeddedStack().start()
+                self.stack = EmbeddedStack(state_dir=self.state_dir).start()
             else:
                 missing = [name for name in table_env() if not os.environ.get(name)]
                 if missing:
@@ -95,7 +106,7 @@ class LocalApi:
             self._set_env({"META_BASE_URL": meta_url, "POWERTOOLS_SERVICE_NAME": "capi-writeback",
                            "POWERTOOLS_METRICS_NAMESPACE": "CapiWriteback", **self.environment})
             if self.stack is not None:
-                self.seed = self.stack.seed_demo(pixel_id=self.pixel_id, meta_token=self.meta_token)
+                self.seed = self._kept_seed() or self._new_seed()
             self.server.start()
         except BaseException:
             self.stop()
@@ -123,3 +134,29 @@ class LocalApi:
 
     def _set_env(self, values: dict[str, str]) -> None:
         self._env.set(values)
+
+    def _seed_file(self) -> Path | None:
+        return self.state_dir / SEED_FILE if self.state_dir is not None else None
+
+    def _kept_seed(self) -> Any:
+        """The demo workspace of an earlier run on the same state (its pixel id and Meta token are
+        kept too: they are in the restored profile and secret)."""
+        from capi_writeback_local.stack import DemoSeed
+
+        path = self._seed_file()
+        if path is None or not path.exists() or not self.stack.restored:
+            return None
+        return DemoSeed(**json.loads(path.read_text()))
+
+    def _new_seed(self) -> Any:
+        seed = self.stack.seed_demo(pixel_id=self.pixel_id, meta_token=self.meta_token)
+        path = self._seed_file()
+        if path is not None:  # written once its items are journaled; atomically, owner-only
+            temporary = path.with_suffix(".tmp")
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                json.dump(dataclasses.asdict(seed), file)
+                file.flush()
+                os.fsync(file.fileno())
+            temporary.replace(path)
+        return seed

@@ -10,17 +10,20 @@ AWS_ENDPOINT_URL, so the handlers run unchanged, in-process or in a dev server.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import secrets
+import threading
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from capi_writeback_local import moto_index
 from capi_writeback_local.cfn_template import DEFAULT_TEMPLATE, load_template, resources_of_type
 from capi_writeback_local.moto_atomic import serialize_moto_dynamodb
 
@@ -93,18 +96,27 @@ def create_tables(
     dynamodb_client: Any,
     template_path: str | Path = DEFAULT_TEMPLATE,
     names: Mapping[str, str] | None = None,
+    *,
+    missing_only: bool = False,
 ) -> dict[str, str]:
     """Create every table of the template; return {env var: table name} for the code to use.
 
     `names` maps logical id -> table name (default `default_table_name`). TTL and point-in-time
     recovery are applied as the template declares them; deletion protection is part of CreateTable.
+    `missing_only`: leave the tables that exist as they are (a stack restored from its state).
     """
     template = load_template(template_path)
     tables = resources_of_type(template, TABLE_TYPE)
     chosen = {lid: (names or {}).get(lid) or default_table_name(lid) for lid in tables}
+    existing: set[str] = set()
+    if missing_only:
+        for page in dynamodb_client.get_paginator("list_tables").paginate():
+            existing.update(page.get("TableNames", []))
     for logical_id, resource in tables.items():
         properties = resource.get("Properties") or {}
         name = chosen[logical_id]
+        if name in existing:
+            continue
         dynamodb_client.create_table(**create_table_request(name, properties))
         ttl = properties.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
@@ -172,6 +184,39 @@ def forget_layer_state() -> None:
     parameters.clear_caches()
 
 
+class MotoServer:
+    """moto's WSGI app (wrapped by `wrap`, e.g. the --state journal) served on 127.0.0.1 by a
+    threaded werkzeug server, as moto's own ThreadedMotoServer does."""
+
+    def __init__(self, port: int = 0, wrap: Callable[[Any], Any] | None = None) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # it logs every AWS request
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        self.app = wrap(moto_app) if wrap is not None else moto_app
+        self._server = make_server("127.0.0.1", port, self.app, threaded=True,
+                                   request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()
+
+
 class EmbeddedStack:
     """moto on 127.0.0.1 with the template's tables, as a context manager.
 
@@ -179,6 +224,11 @@ class EmbeddedStack:
     it; leaving restores the previous environment and stops the server. moto keeps its state per
     process, so run one stack (and no `mock_aws` block) at a time in a process; starting one empties
     the emulated AWS.
+
+    Without `state_dir` the emulated AWS lives in memory and is gone when the stack stops. With it,
+    every change is journaled write-through to that directory and replayed when a stack starts on it
+    again (state.py), a crash included; the confirms that were running when the last process died
+    have their leases ended at start, so their keys can be retried at once.
     """
 
     def __init__(
@@ -186,35 +236,58 @@ class EmbeddedStack:
         template_path: str | Path = DEFAULT_TEMPLATE,
         region: str = "us-east-1",
         port: int = 0,
+        state_dir: str | Path | None = None,
     ) -> None:
         self.template_path = Path(template_path)
         self.region = region
         self.port = port
+        self.state_dir = Path(state_dir) if state_dir is not None else None
         self.endpoint_url = ""
         self.env: dict[str, str] = {}
         self.tables: dict[str, str] = {}
-        self._server: Any = None
+        self.restored = 0  # journaled requests replayed at start
+        self._server: MotoServer | None = None
+        self._journal: Any = None
         self._env = EnvPatch()
 
     def start(self) -> EmbeddedStack:
-        """Start moto, set the environment, create the tables."""
-        from moto.server import ThreadedMotoServer
+        """Start moto, set the environment, create the tables (replaying the state, if any)."""
+        from capi_writeback_local.state import Journal, JournalingApp
 
         serialize_moto_dynamodb()  # DynamoDB's per-request atomicity, which the rails rely on
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
-        # moto's backends are process-wide: start from empty even if an earlier stack (or a
-        # mock_aws block) left state behind. So: one embedded stack per process at a time.
-        self._post("/moto-api/reset", b"")
-        self._set_env({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url,
-                       "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region})
-        self.tables = create_tables(self.client("dynamodb"), self.template_path)
-        self._set_env(self.tables)
-        self.env = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url,
-                    "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region, **self.tables}
-        forget_layer_state()
+        moto_index.install()  # Query pages in O(log n), not a sort of the whole table per page
+        if self.state_dir is not None:
+            self._journal = Journal(self.state_dir).open()
+        journal = self._journal
+        try:
+            self._server = MotoServer(self.port, wrap=(lambda app: JournalingApp(app, journal))
+                                      if journal is not None else None)
+            self._server.start()
+            self.endpoint_url = self._server.url
+            # moto's backends are process-wide: start from empty even if an earlier stack (or a
+            # mock_aws block) left state behind. So: one embedded stack per process at a time.
+            self._post("/moto-api/reset", b"")
+            self._set_env({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url,
+                           "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region})
+            if journal is not None:
+                self.restored, refused = self._server.app.replay()
+                if refused:
+                    logging.getLogger(__name__).warning(
+                        "%d journaled AWS requests were refused on replay: the state may be incomplete",
+                        refused)
+            self.tables = create_tables(self.client("dynamodb"), self.template_path,
+                                        missing_only=self.restored > 0)
+            self._set_env(self.tables)
+            self.env = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url,
+                        "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region, **self.tables}
+            if self.restored:
+                from capi_writeback_local.state import expire_dead_leases
+
+                expire_dead_leases(self.client("dynamodb"), self.tables["IDEMPOTENCY_TABLE"], time.time())
+            forget_layer_state()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -224,6 +297,9 @@ class EmbeddedStack:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     def __enter__(self) -> EmbeddedStack:
         return self.start()
@@ -241,7 +317,9 @@ class EmbeddedStack:
                             aws_session_token="testing")
 
     def reset(self) -> None:
-        """Empty every moto backend, then recreate the tables."""
+        """Empty every moto backend (and the state, if any), then recreate the tables."""
+        if self._journal is not None:
+            self._journal.clear()
         self._post("/moto-api/reset", b"")
         self.tables = create_tables(self.client("dynamodb"), self.template_path)
 

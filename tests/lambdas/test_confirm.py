@@ -47,8 +47,8 @@ def test_confirm_in_progress(env: Env) -> None:
 
     tenant = env.tenant()
     rows = conversion_rows(2)
-    preview = tenant.call("preview", {"rows": rows}).body
-    default_services().ledger.claim(tenant.profile_id, "busy", preview["payload_hash"], 1)  # someone else
+    default_services().ledger.claim(tenant.profile_id, "busy", "someone else's request",
+                                    as_of=env.clock())  # another attempt holds the key
     response = _confirm(tenant, rows, "busy")
     assert (response.status, response.error_type) == (409, "CONFIRM_IN_PROGRESS")
     assert env.emulator.ledger() == []
@@ -276,7 +276,6 @@ def test_an_attempt_that_lost_its_lease_stops_sending(env: Env, monkeypatch: pyt
     monkeypatch.setenv("META_CONCURRENCY", "1")
     tenant = env.tenant()
     rows = conversion_rows(3000)
-    payload_hash = tenant.call("preview", {"rows": rows}).body["payload_hash"]
     ledger = default_services().ledger
     original = ledger.record_batch
     takeovers = []
@@ -284,7 +283,7 @@ def test_an_attempt_that_lost_its_lease_stops_sending(env: Env, monkeypatch: pyt
     def record_batch(claim: Any, index: int, summary: Any) -> bool:
         if not takeovers:  # this attempt stalled past its lease; another one took the key over
             env.clock.advance(901)
-            takeovers.append(ledger.claim(tenant.profile_id, "stall", payload_hash, 3))
+            takeovers.append(ledger.claim(tenant.profile_id, "stall", "a retry", as_of=env.clock()))
         return original(claim, index, summary)
 
     monkeypatch.setattr(ledger, "record_batch", record_batch)

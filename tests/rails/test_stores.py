@@ -25,6 +25,11 @@ def row(cid: str, at: float, outcome: str | None = "payment_received", **extra: 
     return data
 
 
+def rows_of(store: Any, *args: Any) -> list[dict[str, Any]]:
+    """A window's rows, collected (the stores stream them)."""
+    return list(store.query(*args))
+
+
 @pytest.fixture(params=["memory", "dynamodb"])
 def conversions(request: pytest.FixtureRequest, clock: ManualClock) -> Any:
     if request.param == "memory":
@@ -44,56 +49,56 @@ def directory(request: pytest.FixtureRequest, clock: ManualClock) -> Any:
 def test_rows_round_trip_in_time_order(conversions: Any) -> None:
     rows = [row("c3", T0 + 30), row("c1", T0 + 10, content_ids=["sku-1"], num_items=2), row("c2", T0 + 20)]
     assert conversions.put_rows("p1", rows) == 3
-    assert conversions.query("p1", T0, T0 + 100) == [rows[1], rows[2], rows[0]]
+    assert rows_of(conversions, "p1", T0, T0 + 100) == [rows[1], rows[2], rows[0]]
 
 
 def test_storing_a_conversion_id_again_replaces_it(conversions: Any) -> None:
     conversions.put_rows("p1", [row("c1", T0 + 10), row("c2", T0 + 20)])
     newer = row("c1", T0 + 50, value=99.0)
     conversions.put_rows("p1", [newer])
-    found = conversions.query("p1", T0, T0 + 100)
+    found = rows_of(conversions, "p1", T0, T0 + 100)
     assert [r["conversion_id"] for r in found] == ["c2", "c1"]
     assert found[1] == newer
 
 
 def test_repeated_ids_in_one_call_keep_the_last(conversions: Any) -> None:
     assert conversions.put_rows("p1", [row("c1", T0, value=1.0), row("c1", T0, value=2.0)]) == 1
-    assert [r["value"] for r in conversions.query("p1", T0, T0)] == [2.0]
+    assert [r["value"] for r in rows_of(conversions, "p1", T0, T0)] == [2.0]
 
 
 def test_window_is_inclusive_and_per_profile(conversions: Any) -> None:
     conversions.put_rows("p1", [row("early", T0 - 1), row("start", T0), row("end", T0 + 60),
                                 row("late", T0 + 61)])
     conversions.put_rows("p2", [row("other", T0 + 5)])
-    assert [r["conversion_id"] for r in conversions.query("p1", T0, T0 + 60)] == ["start", "end"]
+    assert [r["conversion_id"] for r in rows_of(conversions, "p1", T0, T0 + 60)] == ["start", "end"]
 
 
 def test_outcome_types_filter(conversions: Any) -> None:
     conversions.put_rows("p1", [row("pay", T0 + 1), row("lead", T0 + 2, "lead_created"),
                                 row("book", T0 + 3, "appointment_booked"),
                                 row("custom", T0 + 4, None, event_name="my_event")])
-    assert [r["conversion_id"] for r in conversions.query("p1", T0, T0 + 10, ["lead_created",
+    assert [r["conversion_id"] for r in rows_of(conversions, "p1", T0, T0 + 10, ["lead_created",
                                                                             "payment_received"])] == \
         ["pay", "lead"]
-    assert len(conversions.query("p1", T0, T0 + 10)) == 4
-    assert conversions.query("p1", T0, T0 + 10, ["search"]) == []
+    assert len(rows_of(conversions, "p1", T0, T0 + 10)) == 4
+    assert rows_of(conversions, "p1", T0, T0 + 10, ["search"]) == []
 
 
 def test_many_rows_over_many_pages(conversions: Any) -> None:
     rows = [row(f"c{i:03d}", T0 + i, "lead_created" if i % 3 == 0 else "payment_received")
             for i in range(120)]
     assert conversions.put_rows("p1", rows) == 120
-    assert conversions.query("p1", T0, T0 + 1000) == rows
-    assert conversions.query("p1", T0, T0 + 1000, ["lead_created"]) == rows[::3]
+    assert rows_of(conversions, "p1", T0, T0 + 1000) == rows
+    assert rows_of(conversions, "p1", T0, T0 + 1000, ["lead_created"]) == rows[::3]
 
 
 def test_expired_rows_are_absent(conversions: Any, clock: ManualClock) -> None:
     conversions.put_rows("p1", [row("old", T0)])
     clock.advance(90 * 86400 - 1)
     conversions.put_rows("p1", [row("new", T0 + 1)])
-    assert len(conversions.query("p1", T0, T0 + 10)) == 2
+    assert len(rows_of(conversions, "p1", T0, T0 + 10)) == 2
     clock.advance(2)  # "old" passed its TTL (moto never deletes it: the store must hide it)
-    assert [r["conversion_id"] for r in conversions.query("p1", T0, T0 + 10)] == ["new"]
+    assert [r["conversion_id"] for r in rows_of(conversions, "p1", T0, T0 + 10)] == ["new"]
 
 
 @pytest.mark.parametrize("bad", [{"occurred_at": T0}, {"conversion_id": "", "occurred_at": T0},
@@ -109,12 +114,46 @@ def test_dynamodb_reads_windows_with_a_query_on_the_index(aws: dict[str, str], c
     store = DynamoConversionStore(clock=clock, page_size=10)
     store.put_rows("p1", [row(f"c{i}", T0 + i) for i in range(60)])
     assert calls.count("BatchWriteItem", aws["CONVERSIONS_TABLE"]) == 3  # 25 per request
-    assert len(store.query("p1", T0, T0 + 100)) == 60
+    assert len(list(store.query("p1", T0, T0 + 100))) == 60
     table = aws["CONVERSIONS_TABLE"]
     queries = [body for op, t, body in calls.calls if op == "Query" and t == table]
     assert len(queries) >= 6  # followed LastEvaluatedKey to the end
     assert all(q["IndexName"] == "by_occurred_at" for q in queries)
     assert calls.count("Scan") == 0
+
+
+def test_rows_of_one_second_come_in_conversion_id_order_across_pages(conversions: Any) -> None:
+    """An index leaves the order of equal sort keys open; the payload hash depends on the order of the
+    rows, so a run of one occurred_at is put in conversion_id order, also across page boundaries."""
+    ids = [f"c{i:02d}" for i in range(40)]
+    shuffled = ids[7::3] + ids[::3] + ids[1::3] + [i for i in ids[2::3] if i not in ids[7::3]]
+    conversions.put_rows("p1", [row(cid, T0 + (5 if cid < "c20" else 9)) for cid in shuffled])
+    conversions.put_rows("p1", [row("a-first", T0 + 1), row("z-last", T0 + 30)])
+    found = [r["conversion_id"] for r in rows_of(conversions, "p1", T0, T0 + 100)]
+    assert found == ["a-first", *ids, "z-last"]
+
+
+def test_a_window_is_read_as_it_is_iterated(aws: dict[str, str], calls: Any, clock: ManualClock) -> None:
+    """Pages are requested as the rows are consumed (one page ahead at most), so a window of a
+    million rows never sits in memory; the Query projects the row only."""
+    store = DynamoConversionStore(clock=clock, page_size=10)
+    store.put_rows("p1", [row(f"c{i:03d}", T0 + i) for i in range(100)])
+    table = aws["CONVERSIONS_TABLE"]
+    calls.calls.clear()
+    rows = store.query("p1", T0, T0 + 1000)
+    assert calls.count("Query", table) == 0  # nothing read before the first row is asked for
+    first = [next(rows) for _ in range(5)]
+    assert [r["conversion_id"] for r in first] == [f"c{i:03d}" for i in range(5)]
+    assert 1 <= calls.count("Query", table) <= 2  # this page, perhaps the next one
+    assert len(list(rows)) == 95
+    queries = [body for op, t, body in calls.calls if op == "Query" and t == table]
+    assert len(queries) >= 10 and all(q["ProjectionExpression"] == "#row" for q in queries)
+
+    calls.calls.clear()
+    plain = DynamoConversionStore(clock=clock, page_size=10, read_ahead=False).query("p1", T0, T0 + 1000)
+    next(plain)
+    assert calls.count("Query", table) == 1
+    plain.close()
 
 
 def test_directory_round_trip(directory: Any, clock: ManualClock) -> None:

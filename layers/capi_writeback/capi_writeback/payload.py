@@ -38,14 +38,17 @@ class PayloadHasher:
     list, `canonical_json(slice)` is the same text minus the brackets), so nothing is kept but the
     running digests."""
 
-    __slots__ = ("_batch", "_in_batch", "_outer")
+    __slots__ = ("_batch", "_ended", "_in_batch", "_outer")
 
     def __init__(self) -> None:
         self._outer = hashlib.sha256()
         self._batch = hashlib.sha256()
         self._in_batch = 0
+        self._ended = False  # a short batch was added whole: it must be the last
 
     def update(self, events: Sequence[dict[str, Any]]) -> None:
+        if self._ended and events:
+            raise ValueError("no events may follow a short batch added whole")
         start, count = 0, len(events)
         while start < count:  # slices of at most _SLICE events: small transient serializations
             part = events[start:start + min(_SLICE, MAX_BATCH_EVENTS - self._in_batch)]
@@ -58,6 +61,17 @@ class PayloadHasher:
             if self._in_batch == MAX_BATCH_EVENTS:
                 self._outer.update(_closed(self._batch))
                 self._batch, self._in_batch = hashlib.sha256(), 0
+
+    def update_batch(self, data: bytes, count: int) -> None:
+        """Add a whole batch given as its canonical JSON (`canonical_json(events)`, `count` events):
+        the hash `update(events)` would give, for a caller that already holds those bytes (they
+        are also what Meta receives). Only at a batch boundary; only the last batch may be short."""
+        if self._in_batch or self._ended:
+            raise ValueError("update_batch takes whole batches, and none after a short one")
+        if not 0 < count <= MAX_BATCH_EVENTS:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH_EVENTS} events")
+        self._outer.update(hashlib.sha256(data).digest())
+        self._ended = count < MAX_BATCH_EVENTS
 
     @property
     def value(self) -> str:

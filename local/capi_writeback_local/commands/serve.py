@@ -4,6 +4,8 @@ The first stdout line is one JSON object {"api_url", "token", "profile_id", "pix
 "read_token"} (`read_token`: a member's token with only mcp:read); everything
 after it (access log, handler logs) goes to stderr, so a caller can read that line and never has to
 drain stdout. SIGTERM or SIGINT stop it cleanly (exit 0): HTTP server, Meta emulator and moto.
+`--state DIR` keeps the embedded stack's data in DIR (local_api.py, state.py); without it, the data
+lives in memory and is gone when serve stops.
 """
 
 from __future__ import annotations
@@ -27,9 +29,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pixel-id", default=DEFAULT_PIXEL_ID,
                         help="pixel (dataset) id of the demo connection")
     parser.add_argument("--quiet", action="store_true", help="no access log on stderr")
+    parser.add_argument("--state", metavar="DIR", default=None,
+                        help="keep the embedded stack's data in DIR across restarts, a crash included "
+                             "(written through, before each answer); without it, it lives in memory")
     parser.add_argument("--aws", action="store_true",
                         help="serve over the AWS the environment points at (credentials, region, table "
                              "variables such as AUDIT_TABLE) instead of the embedded stack; seeds nothing")
+
+
+def _state_line(state: str | None, api: LocalApi) -> str:
+    if api.stack is None:
+        return "capi-writeback serve: serving over the AWS the environment points at"
+    if state is None:
+        return ("capi-writeback serve: the embedded AWS data lives in memory and is gone when serve "
+                "stops (--state DIR keeps it)")
+    restored = api.stack.restored
+    return (f"capi-writeback serve: the embedded AWS data is kept in {state} "
+            + (f"({restored} changes restored)" if restored else "(new)"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,10 +56,14 @@ def run(args: argparse.Namespace) -> int:
     def _stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    if args.state and args.aws:
+        print("capi-writeback serve: --state keeps the embedded stack's data; it cannot go with --aws",
+              file=sys.stderr, flush=True)
+        return 2
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     api = LocalApi(port=args.port, meta_url=args.meta_url, meta_token=args.meta_token,
                    pixel_id=args.pixel_id, access_log=None if args.quiet else sys.stderr,
-                   embedded=not args.aws)
+                   embedded=not args.aws, state_dir=args.state)
     try:
         try:
             api.start()
@@ -53,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             first_line_out.write(json.dumps(api.info()) + "\n")
             first_line_out.flush()
+            print(_state_line(args.state, api), file=sys.stderr, flush=True)
             print(f"capi-writeback serve: API on {api.url}/v1 (docs: {api.url}/v1/docs); "
                   f"Meta at {api.meta_url or api.emulator.url}. Ctrl-C or SIGTERM stops it.",
                   file=sys.stderr, flush=True)

@@ -1,10 +1,38 @@
 """Step 3 of SPEC §1: send for real, once. The whole confirm state machine, top to bottom.
 
-prerequisites → key present → build (pixel, preview_id) → breaker check (while open, a key that
-already succeeded for this payload still replays; nothing else passes) → claim the key (replay →
-the stored result, `replayed: true`) → send only the batches Meta has not accepted yet, recording
-each accepted one in the ledger as it finishes → status → breaker success/failure → finish the
-claim (succeeded: replayable; otherwise released for a retry with the same key) → audit.
+prerequisites → key present → pixel → breaker check (while open, a key that already succeeded for
+this request still replays; nothing else passes) → claim the key by the request's fingerprint,
+BEFORE building anything (same request succeeded → replay; another attempt holds it →
+CONFIRM_IN_PROGRESS, both at once) → build the whole payload, hashing it and spooling its encoded
+batches to local disk (flow/batches.py) → preview_id check → pin the payload hash on the key → send
+only the batches Meta has not accepted yet, from the spool, recording each accepted one as it
+finishes → status → breaker success/failure → finish the claim (succeeded: replayable; otherwise
+released for a retry with the same key) → audit.
+
+How each SPEC §6 guarantee holds now that the key is looked up before the payload exists
+(rails/idempotency/ledger.py has the states):
+- Same key + same request after success → the stored result, nothing built or sent. "Same request"
+  is the request's fingerprint (selection.fingerprint: the selection as asked, `last_days` as a
+  number of days, its preview_id and pixel_id, the profile settings), stored in the key's record when
+  it is first claimed. So `last_days: 7` retried tomorrow with its key replays, even though its
+  window moved (the key stands for the request, as with any idempotency key; docs/architecture.md).
+- Same key + different payload → IDEMPOTENCY_KEY_REUSED. A request with another fingerprint is built
+  and its payload hash compared with the one the key pinned: the same payload replays (e.g. the same
+  rows spelled differently), another is refused. Nothing is sent before that comparison.
+- Same key while running → CONFIRM_IN_PROGRESS, at once: the claim is the first write, so of 30
+  concurrent confirms with one key, one builds and sends, the 29 others are refused without reading a
+  row (tests/lambdas/test_confirm_scale.py).
+- `preview_id` pins the payload: PAYLOAD_CHANGED is raised when the whole payload has been built and
+  hashed (all of it is in the spool) and before anything is sent; the key is released.
+- A failed or partially failed confirm resumes with the same key, sending only the batches Meta has
+  not accepted: the resumed attempt builds the whole payload and pins its hash before sending; a key
+  whose record names another payload is refused (KeyReused) and given back. A retry of the same
+  request is built as of its first attempt (`Claim.as_of`: the same `last_days` window, the same
+  event-age checks), so it rebuilds the same payload and its accepted batches line up.
+- A crashed attempt's lease expires and the key is taken over like a released one. Batches recorded
+  before the crash are never resent. A batch Meta accepted in the instant between its answer and the
+  ledger write is sent again by the retry, with the same event ids (Meta deduplicates on event_name +
+  event_id); that window cannot be closed from this side of the network and is covered by a test.
 
 What a confirm answers:
 - every batch accepted → `succeeded`;
@@ -15,11 +43,14 @@ What a confirm answers:
   result (status `failed`, batches). The key is released for retry.
 Both `failed` and `partially_failed` count as a failure for the circuit breaker; a confirm that had
 nothing to send proves nothing about Meta and leaves the breaker as it was.
+
+Memory stays flat in the number of rows: the build streams (flow/selection.py), the payload waits on
+disk, and at most the client's concurrency of batches is in memory while sending.
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -27,16 +58,20 @@ from capi_writeback import observability as obs
 from capi_writeback.contracts.writeback import ConfirmRequest
 from capi_writeback.exceptions import IdempotencyKeyRequired
 from capi_writeback.flow import sending
-from capi_writeback.flow.selection import Built, build
+from capi_writeback.flow.selection import Build, Built, check_pixel, fingerprint
 from capi_writeback.flow.services import Services, default_services
 from capi_writeback.flow.trail import Call, Note, audited, noted_access
 from capi_writeback.rails.breaker.exceptions import CircuitOpen
-from capi_writeback.rails.idempotency.exceptions import LeaseLost
+from capi_writeback.rails.idempotency.exceptions import KeyReused, LeaseLost
 
 if TYPE_CHECKING:
+    from capi_writeback.auth import Access
+    from capi_writeback.flow.batches import Spool
     from capi_writeback.meta.client import MetaClient
     from capi_writeback.meta.results import BatchResult
     from capi_writeback.rails.idempotency.ledger import Claim
+
+AUDIT_WINDOW = "audit_window"  # kept with the stored result for the audit rows of its replays
 
 
 def confirm(call: Call, request: ConfirmRequest, services: Services | None = None) -> dict[str, Any]:
@@ -51,28 +86,49 @@ def _confirm(services: Services, call: Call, request: ConfirmRequest, note: Note
     key = request.idempotency_key
     if not key:
         raise IdempotencyKeyRequired()
-    built = build(services, access, request, note)
+    check_pixel(access, request, note)
+    request_fingerprint = fingerprint(access, request)
 
     try:
         services.breaker.check(access.profile_id)
-    except CircuitOpen:
-        stored = services.ledger.stored_result(access.profile_id, key, built.payload_hash)
+    except CircuitOpen as refused:
+        stored = _succeeded(services, access, request, note, request_fingerprint)
         if stored is None:
-            raise
-        return _replay(call, note, built, stored)
+            raise refused from None
+        return _replay(call, note, stored)
 
-    client = services.meta(access.connection.get("api_version"))
-    batch_count = math.ceil(built.event_count / client.config.batch_size)  # the client splits likewise
-    claim = services.ledger.claim(access.profile_id, key, built.payload_hash, batch_count,
+    claim = services.ledger.claim(access.profile_id, key, request_fingerprint, as_of=services.clock(),
                                   deadline=call.deadline)
     if claim.kind == "replay":
-        return _replay(call, note, built, dict(claim.result or {}))
+        return _replay(call, note, claim)
 
+    from capi_writeback.flow.batches import Spool
+
+    with contextlib.ExitStack() as closing:
+        try:  # until the payload is pinned, any failure gives the key back: nothing was sent
+            spool = closing.enter_context(Spool())
+            client = services.meta(access.connection.get("api_version"))
+            selected = Build(services, access, request, note, as_of=claim.as_of)
+            spool.fill(selected.batches())
+            built = selected.built()  # PAYLOAD_CHANGED here, before anything is sent
+            claim = services.ledger.pin(claim, built.payload_hash, spool.batch_count)
+        except BaseException:
+            if claim.kind in ("new", "resume"):
+                _give_back(services, claim)
+            raise
+        if claim.kind == "replay":  # another request, the same payload: the same confirm
+            return _replay(call, note, claim)
+        return _send_and_finish(services, call, access, note, claim, client, built, spool)
+
+
+def _send_and_finish(services: Services, call: Call, access: Access, note: Note, claim: Claim,
+                     client: MetaClient, built: Built, spool: Spool) -> dict[str, Any]:
+    key = claim.idempotency_key
     note.failed_status = "failed"
     done = {int(i): dict(s) for i, s in claim.done_batches.items()}  # accepted by earlier attempts
-    pending = [i for i in range(batch_count) if i not in done]
+    pending = [i for i in range(spool.batch_count) if i not in done]
     try:
-        sent = _send(services, claim, client, access.connection, built, pending)
+        sent = _send(services, claim, client, access.connection, spool, pending)
     except Exception as exc:
         # Nothing more will be sent by this attempt: release the key (accepted batches stay
         # recorded) and count the failure, then refuse.
@@ -83,8 +139,8 @@ def _confirm(services: Services, call: Call, request: ConfirmRequest, note: Note
         raise sending.send_failed(exc, {"operation": "confirm", "status": "failed",
                                         "idempotency_key": key}) from None
 
-    batches = [done.get(i) or sent.get(i) or _missing(i, built.event_count, batch_count)
-               for i in range(batch_count)]
+    batches = [done.get(i) or sent.get(i) or _missing(i, spool.event_count_of(i))
+               for i in range(spool.batch_count)]
     status = sending.overall_status(batches) if batches else "succeeded"
     obs.count(obs.EVENTS_SENT, sum(s["events_received"] for s in sent.values()))
     result = {
@@ -106,7 +162,7 @@ def _confirm(services: Services, call: Call, request: ConfirmRequest, note: Note
         _breaker_failure(services, access.profile_id)
     elif batches:
         services.breaker.record_success(access.profile_id)
-    _finish(services, claim, status, result)
+    _finish(services, claim, status, {**result, AUDIT_WINDOW: built.window})
     note.status = status
     obs.logger.info("confirm finished", extra={"status": status, "event_count": built.event_count,
                                                "events_received": result["events_received"],
@@ -119,11 +175,9 @@ def _confirm(services: Services, call: Call, request: ConfirmRequest, note: Note
 
 
 def _send(services: Services, claim: Claim, client: MetaClient, connection: Mapping[str, Any],
-          built: Built, pending: list[int]) -> dict[int, dict[str, Any]]:
-    """Send the pending batches; each one Meta accepted is recorded in the ledger as it finishes.
-    The summaries of the batches sent, by index."""
-    if not pending:
-        return {}
+          spool: Spool, pending: list[int]) -> dict[int, dict[str, Any]]:
+    """Send the pending batches from the spool; each one Meta accepted is recorded in the ledger as
+    it finishes. The summaries of the batches sent, by index."""
 
     def on_batch(result: BatchResult) -> None:
         # The client calls this on the calling thread, one batch at a time, as each finishes; the
@@ -135,10 +189,38 @@ def _send(services: Services, claim: Claim, client: MetaClient, connection: Mapp
             # not recorded when it did, so this one must not start any more.
             raise LeaseLost()
 
-    results = client.send(str(connection["pixel_id"]), str(connection["secret_id"]), built.payload,
-                          only_batches=pending, on_batch=on_batch)
+    if not pending:
+        return {}
+    results = sending.send_batches(client, connection, spool.batches(only=set(pending)), on_batch=on_batch)
     summaries = (sending.batch_summary(r) for r in results)
     return {summary["index"]: summary for summary in summaries}
+
+
+def _succeeded(services: Services, access: Access, request: ConfirmRequest, note: Note,
+               request_fingerprint: str) -> Claim | None:
+    """The succeeded confirm this request would replay, found without claiming the key (the breaker
+    is open: nothing may be sent). A request other than the one that succeeded is built, only to
+    compare its payload hash (nothing kept, nothing sent); None when nothing would replay."""
+    key = str(request.idempotency_key)
+    stored = services.ledger.stored(access.profile_id, key, request_fingerprint)
+    if stored is None or stored.kind == "replay":
+        return stored
+    selected = Build(services, access, request, note)
+    for _batch in selected.batches():
+        pass
+    try:
+        return services.ledger.pin(stored, selected.built().payload_hash, 0)
+    except KeyReused:
+        return None
+
+
+def _give_back(services: Services, claim: Claim) -> None:
+    """Release a key this attempt holds but will not send for (best effort: the refusal that got us
+    here is what the caller must see; a key not released is taken over when its lease ends)."""
+    try:
+        services.ledger.release(claim)
+    except Exception:
+        obs.logger.warning("could not release the idempotency key", exc_info=True)
 
 
 def _finish(services: Services, claim: Claim, status: str, result: dict[str, Any]) -> None:
@@ -151,12 +233,18 @@ def _finish(services: Services, claim: Claim, status: str, result: dict[str, Any
         services.ledger.finish(claim, status, {**result, "skipped": []})
 
 
-def _replay(call: Call, note: Note, built: Built, stored: dict[str, Any]) -> dict[str, Any]:
-    """The stored result of the succeeded confirm with this key, marked replayed (nothing resent)."""
+def _replay(call: Call, note: Note, claim: Claim) -> dict[str, Any]:
+    """The stored result of the succeeded confirm with this key, marked replayed (nothing resent,
+    nothing built when the request is the one that succeeded)."""
+    stored = dict(claim.result or {})
+    window = stored.pop(AUDIT_WINDOW, None)
     note.status = "replayed"
+    note.payload_hash = stored.get("payload_hash") or note.payload_hash
+    note.event_count = int(stored.get("event_count") or note.event_count)
+    note.window = window if isinstance(window, dict) else note.window
     note.fbtrace_ids = [b["fbtrace_id"] for b in stored.get("batches", []) if b.get("fbtrace_id")]
     obs.count(obs.REPLAYS)
-    obs.logger.info("confirm replayed", extra={"payload_hash": built.payload_hash})
+    obs.logger.info("confirm replayed", extra={"payload_hash": note.payload_hash})
     return {**stored, "request_id": call.request_id, "replayed": True,
             "original_request_id": stored.get("request_id")}
 
@@ -169,9 +257,9 @@ def _breaker_failure(services: Services, profile_id: str) -> None:
         obs.logger.warning("circuit breaker opened", extra={"profile_id": profile_id})
 
 
-def _missing(index: int, event_count: int, batch_count: int) -> dict[str, Any]:
+def _missing(index: int, event_count: int) -> dict[str, Any]:
     """A batch the client reported nothing for (should not happen): treated as failed, retryable."""
-    per_batch = math.ceil(event_count / batch_count)
-    size = min(per_batch, event_count - index * per_batch)
-    return {"index": index, "event_count": size, "events_received": 0, "fbtrace_id": None,
+    return {"index": index, "event_count": event_count, "events_received": 0, "fbtrace_id": None,
             "fbtrace_ids": [], "status": "failed", "error": {"message": "no result", "transient": True}}
+
+

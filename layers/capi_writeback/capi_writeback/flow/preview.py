@@ -1,4 +1,7 @@
-"""Step 1 of SPEC §1: build the selection's events and show them; nothing is sent to Meta."""
+"""Step 1 of SPEC §1: build the selection's events and show them; nothing is sent to Meta.
+
+The build streams (flow/selection.py): a preview of a million rows holds what a preview of ten
+holds: counts, match quality, the first skipped rows, warnings, three sample events, the hash."""
 
 from __future__ import annotations
 
@@ -25,10 +28,10 @@ def preview(call: Call, request: PreviewRequest, services: Services | None = Non
             "preview_id": built.preview_id,
             "payload_hash": built.payload_hash,
             "event_count": built.event_count,
-            "events_by_name": dict(built.result.events_by_name),
+            "events_by_name": dict(built.events_by_name),
             "window": built.window,
-            "sample_events": built.payload[:SAMPLE_EVENTS],
-            "match_quality": dict(built.result.match_quality),
+            "sample_events": built.sample_events[:SAMPLE_EVENTS],
+            "match_quality": dict(built.match_quality),
             "skipped": built.skipped(),
             "skipped_count": built.skipped_count,
             "warnings": built.warnings(),

@@ -7,12 +7,35 @@ sent again on a retry with the same idempotency key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+import itertools
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from capi_writeback.exceptions import SendFailed, SendRejected, SendUnavailable
 
+if TYPE_CHECKING:
+    from capi_writeback.meta.client import MetaClient, OnBatch
+    from capi_writeback.meta.encoding import EncodedBatch
+    from capi_writeback.meta.results import BatchResult
+
 DONE_STATUSES = frozenset({"accepted", "partially_rejected"})
+
+
+def send_batches(client: MetaClient, connection: Mapping[str, Any], batches: Iterable[EncodedBatch], *,
+                 test_event_code: str | None = None, on_batch: OnBatch | None = None,
+                 started: Callable[[], None] | None = None) -> list[BatchResult]:
+    """Send encoded batches to the connection's pixel as they come (`MetaClient.send_batches`).
+    With no batch at all, nothing happens: no request, not even a read of the token. `started` runs
+    once the first batch exists, just before anything is sent."""
+    source = iter(batches)
+    first = next(source, None)
+    if first is None:
+        return []
+    if started is not None:
+        started()
+    return client.send_batches(str(connection["pixel_id"]), str(connection["secret_id"]),
+                               itertools.chain([first], source), test_event_code=test_event_code,
+                               on_batch=on_batch)
 
 
 def meta_error_details(error: BaseException) -> dict[str, Any]:

@@ -22,9 +22,10 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import urllib3
@@ -34,7 +35,7 @@ from capi_writeback.observability import SERVICE
 
 from .config import MetaClientConfig
 from .credentials import CredentialSource, MetaCredentials, SecretsManagerCredentials
-from .encoding import Prefetch, encode_events
+from .encoding import EncodedBatch, Prefetch, encode_events
 from .errors import (
     AUTH_CODES,
     MetaAuthError,
@@ -46,7 +47,7 @@ from .errors import (
 from .isolation import Abort, isolate
 from .results import BatchResult, RejectedEvent
 
-__all__ = ["BatchResult", "MetaClient", "RejectedEvent"]
+__all__ = ["BatchResult", "EncodedBatch", "MetaClient", "RejectedEvent"]
 
 # A child of the service logger (`capi_writeback.observability`): its lines go through the service's
 # handler and formatter, so they carry the request's correlation id and the service name.
@@ -96,6 +97,10 @@ class _Send:
     url: str
     token: _Token
     test_event_code: str | None
+
+
+def _data_of(batch: EncodedBatch) -> bytes:
+    return batch.data
 
 
 class MetaClient:
@@ -161,7 +166,7 @@ class MetaClient:
         ):
             bodies = Prefetch(encoder, batches, ahead=workers)
             futures = [
-                pool.submit(self._send_batch, run, index, batch, bodies, position)
+                pool.submit(self._send_prefetched, run, index, batch, bodies, position)
                 for position, (index, batch) in enumerate(zip(indices, batches, strict=True))
             ]
             try:
@@ -179,23 +184,84 @@ class MetaClient:
                 raise
         return [results[i] for i in indices]
 
+    def send_batches(
+        self,
+        pixel_id: str,
+        secret_id: str,
+        batches: Iterable[EncodedBatch],
+        *,
+        test_event_code: str | None = None,
+        on_batch: OnBatch | None = None,
+    ) -> list[BatchResult]:
+        """Send batches already encoded, taking each from `batches` only when a sender is free.
+
+        At most `concurrency` batches are in flight and the next one is pulled (on the caller's
+        thread) as one finishes, before that batch's `on_batch` runs, so the senders stay busy while
+        the caller records it, and a producer that builds batches as they are asked for, or reads
+        them from disk, keeps memory flat whatever the payload. Results in batch-index order;
+        `on_batch` and failures as in `send` (if `on_batch` or the producer raises, no new batch
+        starts, the ones in flight finish, the exception propagates). Unreadable credentials raise
+        `CredentialsError` before anything is pulled or sent.
+        """
+        run = _Send(self.config.events_url(pixel_id), _Token(self.credentials, secret_id), test_event_code)
+        workers = max(self.config.concurrency, 1)
+        source = iter(batches)
+        results: list[BatchResult] = []
+        in_flight: set[Future[BatchResult]] = set()
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="meta-send") as pool:
+
+            def refill() -> None:  # keep `workers` batches in flight while the source has more
+                while len(in_flight) < workers:
+                    batch = next(source, None)
+                    if batch is None:
+                        return
+                    in_flight.add(pool.submit(self._send_batch, run, batch.index, batch.event_count,
+                                              partial(_data_of, batch), batch.events))
+
+            try:
+                refill()
+                while in_flight:
+                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    finished = sorted((future.result() for future in done), key=lambda r: r.index)
+                    refill()  # the senders go on while the callbacks below run (e.g. a ledger write)
+                    for result in finished:
+                        results.append(result)
+                        if on_batch is not None:
+                            on_batch(result)
+            except BaseException:
+                for future in in_flight:
+                    future.cancel()
+                raise
+        return sorted(results, key=lambda r: r.index)
+
     # -- one batch ------------------------------------------------------------------------------
 
-    def _send_batch(
+    def _send_prefetched(
         self, run: _Send, index: int, batch: Sequence[dict[str, Any]], bodies: Prefetch, position: int
     ) -> BatchResult:
-        result = BatchResult(index=index, event_count=len(batch))
+        return self._send_batch(run, index, len(batch), lambda: bodies.take(position), lambda: batch)
+
+    def _send_batch(
+        self,
+        run: _Send,
+        index: int,
+        event_count: int,
+        data: Callable[[], bytes],
+        events: Callable[[], Sequence[dict[str, Any]]],
+    ) -> BatchResult:
+        """POST one batch (`data()` its encoded events; `events()` them, for a bisection only)."""
+        result = BatchResult(index=index, event_count=event_count)
         try:
-            body = self._post(run, bodies.take(position), result)
+            body = self._post(run, data(), result)
         except MetaRejectedError as error:
             if self._bisectable(error):
-                self._bisect(run, batch, error, result)
+                self._bisect(run, events(), error, result)
             else:
                 result.error = error
         except MetaError as error:
             result.error = error
         else:
-            self._accept(result, body, len(batch))
+            self._accept(result, body, event_count)
         logger.info(
             "meta batch done",
             extra={

@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +29,22 @@ def encode_events(events: Sequence[dict[str, Any]]) -> bytes:
     encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_number).encode
     chunks = [encode(list(events[i : i + _CHUNK]))[1:-1] for i in range(0, len(events), _CHUNK)]
     return ("[" + ",".join(c for c in chunks if c) + "]").encode()
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedBatch:
+    """Batch `index` of a payload, already encoded: `data` is the JSON array of its `event_count`
+    events (UTF-8), sent as the body's `data` as it is. `MetaClient.send_batches` takes these, so a
+    caller that encoded the events once (to hash them) never encodes them again."""
+
+    index: int
+    event_count: int
+    data: bytes
+
+    def events(self) -> list[dict[str, Any]]:
+        """The events again (only a bisection of a refused batch needs them)."""
+        events: list[dict[str, Any]] = json.loads(self.data)
+        return events
 
 
 class Prefetch:

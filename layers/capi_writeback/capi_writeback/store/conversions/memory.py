@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from capi_writeback.store._memory import json_copy
-from capi_writeback.store.conversions.base import TTL_SECONDS, conversion_id_of, occurred_at_seconds
+from capi_writeback.store.conversions.base import (
+    TTL_SECONDS,
+    conversion_id_of,
+    in_time_order,
+    occurred_at_seconds,
+)
 
 
 class MemoryConversionStore:
@@ -32,12 +37,12 @@ class MemoryConversionStore:
         return len(staged)
 
     def query(self, profile_id: str, start: float, end: float,
-              outcome_types: Iterable[str] | None = None) -> list[dict[str, Any]]:
+              outcome_types: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
         wanted = set(outcome_types) if outcome_types is not None else set()
         now = self.clock()
         with self._lock:
-            found = [(at, cid, row) for (pid, cid), (at, ttl, row) in self._rows.items()
+            found = [(at, row) for (pid, _cid), (at, ttl, row) in self._rows.items()
                      if pid == profile_id and start <= at <= end and ttl > now
                      and (not wanted or row.get("outcome_type") in wanted)]
-        found.sort(key=lambda entry: (entry[0], entry[1]))
-        return [json_copy(row) for _, _, row in found]
+        found.sort(key=lambda entry: entry[0])
+        return in_time_order(json_copy(row) for _, row in found)

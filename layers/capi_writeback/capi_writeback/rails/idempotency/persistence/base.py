@@ -17,6 +17,11 @@ IN_PROGRESS = "INPROGRESS"
 COMPLETED = "COMPLETED"
 RELEASED = "RELEASED"  # an attempt ended failed/partially_failed: free to resume with the same key
 
+# What `pin` found.
+PINNED = "pinned"  # the record now names this payload (or already did)
+OTHER_PAYLOAD = "other_payload"  # the record names another payload: nothing changed
+NOT_OWNER = "not_owner"  # the attempt no longer holds the record: nothing changed
+
 
 @dataclass(frozen=True)
 class LedgerRecord:
@@ -25,6 +30,11 @@ class LedgerRecord:
     `owner` identifies the attempt holding the lease (changes on every claim); `generation`
     identifies the record's lifetime (kept across resumes, new when an expired record is replaced)
     so batch progress from an earlier lifetime is never mistaken for this one's.
+
+    `fingerprint` identifies the request that created the record and `as_of` the time its selection
+    was resolved at (both set once, at creation). `payload_hash` is empty until an attempt pins the
+    payload it built (`pin`), which it does before sending anything: a record with batches always
+    names its payload. Records written before fingerprints existed have none.
     """
 
     id: str
@@ -40,6 +50,8 @@ class LedgerRecord:
     attempts: int = 1
     last_status: str | None = None
     result: dict[str, Any] | None = None
+    fingerprint: str | None = None
+    as_of: float | None = None
 
 
 class LedgerStore(Protocol):
@@ -53,10 +65,15 @@ class LedgerStore(Protocol):
         """Move `record` (as read: same owner and status) to IN_PROGRESS under `owner`; the new
         record, or None if it changed meanwhile."""
 
+    def pin(self, record_id: str, owner: str, payload_hash: str, batch_count: int) -> str:
+        """Name the payload of `owner`'s attempt: set payload_hash and batch_count if `owner` holds
+        the record (IN_PROGRESS) and it names no payload yet or this one. PINNED, OTHER_PAYLOAD or
+        NOT_OWNER."""
+
     def add_batch(self, record_id: str, generation: str, owner: str, index: int,
-                  summary: Mapping[str, Any], lease_expires_at: float, expiration: float) -> bool:
-        """Store batch `index` as done for this generation, and renew the lease if `owner` still
-        holds it; True if it does."""
+                  summary: Mapping[str, Any], lease_expires_at: float | None, expiration: float) -> bool:
+        """Store batch `index` as done for this generation; with a `lease_expires_at`, also renew
+        the lease if `owner` still holds it, and say whether it does (without one: True)."""
 
     def done_batches(self, record_id: str, generation: str, batch_count: int,
                      now: float) -> dict[int, dict[str, Any]]:

@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from capi_writeback.rails.idempotency.persistence.base import IN_PROGRESS, LedgerRecord
+from capi_writeback.rails.idempotency.persistence.base import (
+    IN_PROGRESS,
+    NOT_OWNER,
+    OTHER_PAYLOAD,
+    PINNED,
+    LedgerRecord,
+)
 from capi_writeback.store._dynamo import Backend, batch_get, is_condition_failure, num, pack, unpack
 
 MAX_RESULT_BYTES = 350_000  # a DynamoDB item holds 400 KB; leave room for the other attributes
@@ -15,11 +21,10 @@ _NAMES = {"#status": "status", "#owner": "owner", "#exp": "expiration"}
 
 
 def _item(record: LedgerRecord) -> dict[str, Any]:
-    return {
+    item = {
         "id": {"S": record.id},
         "profile_id": {"S": record.profile_id},
         "idempotency_key": {"S": record.idempotency_key},
-        "validation": {"S": record.payload_hash},
         "batch_count": num(record.batch_count),
         "status": {"S": record.status},
         "owner": {"S": record.owner},
@@ -28,6 +33,13 @@ def _item(record: LedgerRecord) -> dict[str, Any]:
         "expiration": num(int(record.expiration)),
         "attempts": num(record.attempts),
     }
+    if record.payload_hash:  # absent until an attempt pins its payload
+        item["validation"] = {"S": record.payload_hash}
+    if record.fingerprint is not None:
+        item["fingerprint"] = {"S": record.fingerprint}
+    if record.as_of is not None:
+        item["as_of"] = num(record.as_of)
+    return item
 
 
 def _record(item: Mapping[str, Any]) -> LedgerRecord:
@@ -35,7 +47,7 @@ def _record(item: Mapping[str, Any]) -> LedgerRecord:
         id=item["id"]["S"],
         profile_id=item["profile_id"]["S"],
         idempotency_key=item["idempotency_key"]["S"],
-        payload_hash=item["validation"]["S"],
+        payload_hash=item["validation"]["S"] if "validation" in item else "",
         batch_count=int(item["batch_count"]["N"]),
         status=item["status"]["S"],
         owner=item["owner"]["S"],
@@ -45,6 +57,8 @@ def _record(item: Mapping[str, Any]) -> LedgerRecord:
         attempts=int(item.get("attempts", {"N": "1"})["N"]),
         last_status=item["last_status"]["S"] if "last_status" in item else None,
         result=unpack(item["data"]["B"]) if "data" in item else None,
+        fingerprint=item["fingerprint"]["S"] if "fingerprint" in item else None,
+        as_of=float(item["as_of"]["N"]) if "as_of" in item else None,
     )
 
 
@@ -103,8 +117,32 @@ class DynamoLedgerStore(Backend):
             raise
         return _record(response["Attributes"])
 
+    def pin(self, record_id: str, owner: str, payload_hash: str, batch_count: int) -> str:
+        try:
+            self.ddb.update_item(
+                TableName=self.table, Key={"id": {"S": record_id}},
+                UpdateExpression="SET #validation = :hash, batch_count = :count",
+                ConditionExpression="#owner = :owner AND #status = :running AND "
+                                    "(attribute_not_exists(#validation) OR #validation = :hash)",
+                ExpressionAttributeNames={"#status": "status", "#owner": "owner",
+                                          "#validation": "validation"},
+                ExpressionAttributeValues={":hash": {"S": payload_hash}, ":count": num(batch_count),
+                                           ":owner": {"S": owner}, ":running": {"S": IN_PROGRESS}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except Exception as exc:
+            if not is_condition_failure(exc):
+                raise
+            old = getattr(exc, "response", {}).get("Item")
+            if old is None:  # pragma: no cover - DynamoDB returns ALL_OLD here; be safe anyway
+                old = self.ddb.get_item(TableName=self.table, Key={"id": {"S": record_id}},
+                                        ConsistentRead=True).get("Item")
+            if old and old["owner"]["S"] == owner and old["status"]["S"] == IN_PROGRESS:
+                return OTHER_PAYLOAD
+            return NOT_OWNER
+        return PINNED
+
     def add_batch(self, record_id: str, generation: str, owner: str, index: int,
-                  summary: Mapping[str, Any], lease_expires_at: float, expiration: float) -> bool:
+                  summary: Mapping[str, Any], lease_expires_at: float | None, expiration: float) -> bool:
         # The batch item is a fact (Meta accepted it) whoever holds the lease, so it is written
         # unconditionally; only the lease renewal depends on still being the owner.
         self.ddb.put_item(TableName=self.table, Item={
@@ -114,6 +152,8 @@ class DynamoLedgerStore(Backend):
             "summary": {"B": pack(dict(summary))},
             "expiration": num(int(expiration)),
         })
+        if lease_expires_at is None:
+            return True
         try:
             self.ddb.update_item(
                 TableName=self.table, Key={"id": {"S": record_id}},

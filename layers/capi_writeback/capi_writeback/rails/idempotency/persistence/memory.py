@@ -8,7 +8,13 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from capi_writeback.rails.idempotency.persistence.base import IN_PROGRESS, LedgerRecord
+from capi_writeback.rails.idempotency.persistence.base import (
+    IN_PROGRESS,
+    NOT_OWNER,
+    OTHER_PAYLOAD,
+    PINNED,
+    LedgerRecord,
+)
 from capi_writeback.store._memory import json_copy
 
 
@@ -45,10 +51,23 @@ class MemoryLedgerStore:
             self.records[record.id] = new
             return new
 
+    def pin(self, record_id: str, owner: str, payload_hash: str, batch_count: int) -> str:
+        with self._lock:
+            current = self.records.get(record_id)
+            if current is None or current.owner != owner or current.status != IN_PROGRESS:
+                return NOT_OWNER
+            if current.payload_hash not in ("", payload_hash):
+                return OTHER_PAYLOAD
+            self.records[record_id] = dataclasses.replace(current, payload_hash=payload_hash,
+                                                          batch_count=batch_count)
+            return PINNED
+
     def add_batch(self, record_id: str, generation: str, owner: str, index: int,
-                  summary: Mapping[str, Any], lease_expires_at: float, expiration: float) -> bool:
+                  summary: Mapping[str, Any], lease_expires_at: float | None, expiration: float) -> bool:
         with self._lock:
             self.batches[(record_id, index)] = (generation, expiration, json_copy(dict(summary)))
+            if lease_expires_at is None:
+                return True
             current = self.records.get(record_id)
             if current is None or current.owner != owner or current.status != IN_PROGRESS:
                 return False

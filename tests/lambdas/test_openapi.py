@@ -14,6 +14,15 @@ ROUTES = {
     ("post", "/v1/profiles/{profile_id}/conversions"),
     ("get", "/v1/profiles/{profile_id}/writeback/audit"),
     ("post", "/v1/profiles/{profile_id}/writeback/breaker/reset"),
+    ("post", "/v1/profiles/{profile_id}/syncs"),
+    ("get", "/v1/profiles/{profile_id}/syncs"),
+    ("get", "/v1/profiles/{profile_id}/syncs/{sync_id}"),
+    ("patch", "/v1/profiles/{profile_id}/syncs/{sync_id}"),
+    ("delete", "/v1/profiles/{profile_id}/syncs/{sync_id}"),
+    ("post", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs"),
+    ("get", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs"),
+    ("get", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs/{run_id}"),
+    ("get", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs/{run_id}/rows"),
 }
 
 

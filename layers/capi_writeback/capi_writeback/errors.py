@@ -19,6 +19,7 @@ from typing import Any
 from capi_writeback import exceptions as ex
 from capi_writeback.rails.breaker.exceptions import CircuitOpen
 from capi_writeback.rails.idempotency.exceptions import InProgress, KeyReused
+from capi_writeback.syncs import exceptions as sync_ex
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,21 @@ ERRORS: dict[str, ErrorSpec] = {
     "META_UNAVAILABLE": ErrorSpec(
         504, "Meta kept failing after retries.",
         "Retry later with the same idempotency_key; nothing accepted will be sent twice."),
+    "SYNC_NOT_FOUND": ErrorSpec(
+        404, "No such sync for this profile.",
+        "Check the sync_id: GET /v1/profiles/{profile_id}/syncs lists the profile's syncs."),
+    "SYNC_RUN_NOT_FOUND": ErrorSpec(
+        404, "No such run of this sync (runs are kept 30 days).",
+        "Check the run_id: GET .../syncs/{sync_id}/runs lists the sync's runs."),
+    "SYNC_RUN_IN_PROGRESS": ErrorSpec(
+        409, "A run of this sync is in progress; a second one is not started.",
+        "Wait for the run named in details to finish (GET .../runs/{run_id}), then start another."),
+    "SYNC_DISABLED": ErrorSpec(
+        409, "The sync is disabled: its schedule is paused and runs are refused.",
+        "Enable it (PATCH .../syncs/{sync_id} with enabled: true), then start the run."),
+    "SYNC_CHANGED": ErrorSpec(
+        409, "The sync was changed by someone else while you changed it; nothing was saved.",
+        "Read it again (GET .../syncs/{sync_id}) and repeat your change."),
     "NOT_FOUND": ErrorSpec(
         404, "No such route.",
         "Check the method and path against /v1/openapi.json."),
@@ -153,6 +169,11 @@ SPEC_TYPES: dict[type[BaseException], str] = {
     KeyReused: "IDEMPOTENCY_KEY_REUSED",
     InProgress: "CONFIRM_IN_PROGRESS",
     CircuitOpen: "CIRCUIT_OPEN",
+    sync_ex.SyncNotFound: "SYNC_NOT_FOUND",
+    sync_ex.RunNotFound: "SYNC_RUN_NOT_FOUND",
+    sync_ex.RunInProgress: "SYNC_RUN_IN_PROGRESS",
+    sync_ex.SyncDisabled: "SYNC_DISABLED",
+    sync_ex.SyncChanged: "SYNC_CHANGED",
 }
 
 

@@ -1,5 +1,5 @@
 """The routes of SPEC §3, one `OperationRouter` per operation, in one module per area:
-`writeback` (preview, dry-run, confirm, breaker reset), `conversions`, `audit`.
+`writeback` (preview, dry-run, confirm, breaker reset), `conversions`, `audit`, `syncs` (SPEC §10).
 
 A function's handler includes only its own operation's router (`functions/<name>/app.py`); the docs
 function includes `all_routers()`. Import the area module you need: importing this package alone
@@ -13,7 +13,7 @@ from capi_writeback.api.routes.operation import OperationRouter
 
 def all_routers() -> tuple[OperationRouter, ...]:
     """Every operation's router, in the order of the OpenAPI document."""
-    from capi_writeback.api.routes import audit, conversions, writeback
+    from capi_writeback.api.routes import audit, conversions, syncs, writeback
 
     return (writeback.PREVIEW, writeback.DRY_RUN, writeback.CONFIRM, conversions.STORE, audit.LIST,
-            writeback.BREAKER_RESET)
+            writeback.BREAKER_RESET, *syncs.DEFINITIONS, *syncs.RUNS)

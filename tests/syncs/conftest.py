@@ -9,12 +9,15 @@ definition's Retry intervals and Wait are shortened to 1 s.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import gzip
 import importlib.util
 import itertools
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -49,9 +52,17 @@ def fast(definition: str) -> str:
     return json.dumps(data)
 
 
+_LOADING = threading.Lock()
+
+
 def load_handler(name: str) -> Callable[[Any, Any], Any]:
     """functions/<name>/app.py's lambda_handler, loaded once under a unique module name."""
     module_name = f"_cwb_sync_function_{name}"
+    with _LOADING:
+        return _load(name, module_name)
+
+
+def _load(name: str, module_name: str) -> Callable[[Any, Any], Any]:
     module = sys.modules.get(module_name)
     if module is None:
         spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
@@ -84,18 +95,35 @@ class Answer:
         return str(error["type"]) if isinstance(error, dict) else None
 
 
-def rows(n: int, *, start: int = 0, prefix: str = "ord", age: int = 3600, **extra: Any) -> list[dict[str, Any]]:
+def rows(
+    n: int, *, start: int = 0, prefix: str = "ord", age: int = 3600, **extra: Any
+) -> list[dict[str, Any]]:
     """n model rows as a warehouse would export them (the model's own column names)."""
     now = int(time.time())
-    return [{"order_id": f"{prefix}-{i}", "event": "Purchase", "ordered_at": now - age - i,
-             "customer_email": f"buyer.{i}@example.com", "amount": f"{10 + i}.50", "currency": "USD",
-             "ip": "203.0.113.9", **extra} for i in range(start, start + n)]
+    return [
+        {
+            "order_id": f"{prefix}-{i}",
+            "event": "Purchase",
+            "ordered_at": now - age - i,
+            "customer_email": f"buyer.{i}@example.com",
+            "amount": f"{10 + i}.50",
+            "currency": "USD",
+            "ip": "203.0.113.9",
+            **extra,
+        }
+        for i in range(start, start + n)
+    ]
 
 
-MAPPING = {"event_name": {"column": "event"}, "event_time": {"column": "ordered_at"},
-           "em": {"column": "customer_email"}, "value": {"column": "amount"},
-           "currency": {"column": "currency"}, "client_ip_address": {"column": "ip"},
-           "action_source": {"value": "system_generated"}}
+MAPPING = {
+    "event_name": {"column": "event"},
+    "event_time": {"column": "ordered_at"},
+    "em": {"column": "customer_email"},
+    "value": {"column": "amount"},
+    "currency": {"column": "currency"},
+    "client_ip_address": {"column": "ip"},
+    "action_source": {"value": "system_generated"},
+}
 
 
 def as_csv(data: list[dict[str, Any]]) -> bytes:
@@ -124,8 +152,12 @@ class Tenant:
     role: str = "owner"
 
     def authorizer(self, user_id: str | None = None, scopes: str = "mcp:read mcp:write") -> dict[str, str]:
-        return {"workspace_id": self.workspace_id, "user_id": user_id or self.user_id, "scopes": scopes,
-                "principalId": user_id or self.user_id}
+        return {
+            "workspace_id": self.workspace_id,
+            "user_id": user_id or self.user_id,
+            "scopes": scopes,
+            "principalId": user_id or self.user_id,
+        }
 
     def member(self, role: str) -> str:
         """Another user of the workspace with `role`; their user id."""
@@ -135,10 +167,23 @@ class Tenant:
         DynamoDirectoryStore().put_member(self.workspace_id, user_id, role)
         return user_id
 
-    def call(self, method: str, path: str, body: Any = None, *, user_id: str | None = None,
-             scopes: str = "mcp:read mcp:write", query: dict[str, str] | None = None) -> Answer:
-        return self.world.call(method, f"/v1/profiles/{self.profile_id}{path}", body,
-                               authorizer=self.authorizer(user_id, scopes), query=query)
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        user_id: str | None = None,
+        scopes: str = "mcp:read mcp:write",
+        query: dict[str, str] | None = None,
+    ) -> Answer:
+        return self.world.call(
+            method,
+            f"/v1/profiles/{self.profile_id}{path}",
+            body,
+            authorizer=self.authorizer(user_id, scopes),
+            query=query,
+        )
 
     def uri(self, name: str = "") -> str:
         return f"s3://{self.world.export_bucket}/{self.prefix}{name}"
@@ -150,8 +195,13 @@ class Tenant:
 
     def create(self, **changes: Any) -> dict[str, Any]:
         """A sync of this tenant's export prefix (CSV, the MAPPING above), created over the API."""
-        body = {"name": "orders", "source": {"type": "s3", "uri": self.uri(), "format": "csv"},
-                "mapping": MAPPING, "primary_key": "order_id", **changes}
+        body = {
+            "name": "orders",
+            "source": {"type": "s3", "uri": self.uri(), "format": "csv"},
+            "mapping": MAPPING,
+            "primary_key": "order_id",
+            **changes,
+        }
         answer = self.call("POST", "/syncs", body)
         assert answer.status == 201, answer.body
         created: dict[str, Any] = answer.body
@@ -181,8 +231,10 @@ class Tenant:
 
     def audit(self) -> list[dict[str, Any]]:
         items = self.world.dynamodb.query(
-            TableName=self.world.tables["AUDIT_TABLE"], KeyConditionExpression="profile_id = :p",
-            ExpressionAttributeValues={":p": {"S": self.profile_id}})["Items"]
+            TableName=self.world.tables["AUDIT_TABLE"],
+            KeyConditionExpression="profile_id = :p",
+            ExpressionAttributeValues={":p": {"S": self.profile_id}},
+        )["Items"]
         from capi_writeback.store._dynamo import deserialize
 
         return [deserialize(i) for i in items]
@@ -208,29 +260,84 @@ class World:
         from capi_writeback_local.stack import seed_demo
 
         n = next(_ids)
-        seed = seed_demo(self.dynamodb, self.secrets, self.tables, pixel_id=PIXEL_ID, meta_token=META_TOKEN,
-                         workspace_id=f"ws_sync{n}", user_id=f"user_sync{n}", profile_id=f"prof_sync{n}",
-                         role=role, test_event_code=test_event_code)
+        seed = seed_demo(
+            self.dynamodb,
+            self.secrets,
+            self.tables,
+            pixel_id=PIXEL_ID,
+            meta_token=META_TOKEN,
+            workspace_id=f"ws_sync{n}",
+            user_id=f"user_sync{n}",
+            profile_id=f"prof_sync{n}",
+            role=role,
+            test_event_code=test_event_code,
+        )
         return Tenant(self, seed.workspace_id, seed.user_id, seed.profile_id, f"t{n}/exports/", role)
 
-    def call(self, method: str, path: str, body: Any = None, *, authorizer: dict[str, str] | None,
-             query: dict[str, str] | None = None) -> Answer:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        authorizer: dict[str, str] | None,
+        query: dict[str, str] | None = None,
+    ) -> Answer:
         function, resource, params = _route(method, path)
         request_id = f"req-{uuid.uuid4()}"
         event = {
-            "resource": resource, "path": path, "httpMethod": method,
-            "headers": {"Content-Type": "application/json"}, "multiValueHeaders": {},
+            "resource": resource,
+            "path": path,
+            "httpMethod": method,
+            "headers": {"Content-Type": "application/json"},
+            "multiValueHeaders": {},
             "queryStringParameters": query,
             "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-            "pathParameters": params, "stageVariables": None,
-            "requestContext": {"requestId": request_id, "stage": "Prod", "path": f"/Prod{path}",
-                               "httpMethod": method, "resourcePath": resource, "accountId": "123456789012",
-                               "identity": {"sourceIp": "127.0.0.1"},
-                               **({"authorizer": authorizer} if authorizer is not None else {})},
-            "body": None if body is None else json.dumps(body), "isBase64Encoded": False}
+            "pathParameters": params,
+            "stageVariables": None,
+            "requestContext": {
+                "requestId": request_id,
+                "stage": "Prod",
+                "path": f"/Prod{path}",
+                "httpMethod": method,
+                "resourcePath": resource,
+                "accountId": "123456789012",
+                "identity": {"sourceIp": "127.0.0.1"},
+                **({"authorizer": authorizer} if authorizer is not None else {}),
+            },
+            "body": None if body is None else json.dumps(body),
+            "isBase64Encoded": False,
+        }
         result = load_handler(function)(event, Context())
         text = result["body"]
         return Answer(result["statusCode"], json.loads(text) if text else None)
+
+    @contextlib.contextmanager
+    def meta_client(
+        self, *, base_url: str | None = None, batch_size: int = 1000, concurrency: int = 4
+    ) -> Iterator[None]:
+        """While active, the functions send with a client of this shape (to another emulator)."""
+        from capi_writeback.flow import Services, default_services, set_default_services
+        from capi_writeback.meta.client import MetaClient
+        from capi_writeback.meta.config import MetaClientConfig
+        from capi_writeback.meta.credentials import SecretsManagerCredentials
+
+        before = default_services()
+        credentials = SecretsManagerCredentials()
+
+        def factory(api_version: str | None) -> MetaClient:
+            config = MetaClientConfig.from_env(
+                max_attempts=2, max_total_seconds=5.0, batch_size=batch_size, concurrency=concurrency
+            )
+            if base_url:
+                config = dataclasses.replace(config, base_url=base_url)
+            return MetaClient(config, credentials, sleep=lambda _s: None)
+
+        set_default_services(Services(meta_factory=factory))
+        try:
+            yield
+        finally:
+            set_default_services(before)
 
     def live_events(self, test: bool = False) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = self.meta.received_events(PIXEL_ID, test=test)
@@ -277,8 +384,11 @@ def world() -> Iterator[World]:
     from capi_writeback_local.workflow import InProcessLambdas
 
     saved = dict(os.environ)
-    with mock_aws(config=EXECUTE), MetaEmulator(tokens=(META_TOKEN,), pixel_ids=(PIXEL_ID,)) as meta, \
-            InProcessLambdas() as lambdas:
+    with (
+        mock_aws(config=EXECUTE),
+        MetaEmulator(tokens=(META_TOKEN,), pixel_ids=(PIXEL_ID,)) as meta,
+        InProcessLambdas() as lambdas,
+    ):
         os.environ.pop("AWS_ENDPOINT_URL", None)
         os.environ.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"})
         store.reset_client()
@@ -295,14 +405,26 @@ def world() -> Iterator[World]:
 
         def meta_factory(api_version: str | None) -> MetaClient:
             # Two attempts and no sleeping: a fault that outlasts them is a failed batch.
-            return MetaClient(MetaClientConfig.from_env(max_attempts=2, max_total_seconds=5.0),
-                              credentials, sleep=lambda _s: None)
+            return MetaClient(
+                MetaClientConfig.from_env(max_attempts=2, max_total_seconds=5.0),
+                credentials,
+                sleep=lambda _s: None,
+            )
 
         set_default_services(Services(meta_factory=meta_factory))
         set_default_sync_services(None)
         try:
-            yield World(dynamodb, s3, sfn, scheduler, boto3.client("secretsmanager", region_name="us-east-1"),
-                        tables, sync_env, meta, lambdas)
+            yield World(
+                dynamodb,
+                s3,
+                sfn,
+                scheduler,
+                boto3.client("secretsmanager", region_name="us-east-1"),
+                tables,
+                sync_env,
+                meta,
+                lambdas,
+            )
         finally:
             set_default_services(None)
             set_default_sync_services(None)

@@ -194,7 +194,9 @@ def _decoded(chunks: Iterator[bytes]) -> Iterator[bytes]:
     pending = first
     while True:
         while pending:
-            out = inflater.decompress(pending)
+            # At most _READ_BYTES out per step: an export compresses 10 to 50 times, and a whole
+            # chunk inflated at once would make the memory follow the compression ratio.
+            out = inflater.decompress(pending, _READ_BYTES)
             if out:
                 yield out
             if inflater.eof:  # one member ended: the rest is the next member (or padding)
@@ -203,7 +205,7 @@ def _decoded(chunks: Iterator[bytes]) -> Iterator[bytes]:
                 if not pending.startswith(GZIP_MAGIC[:len(pending)]):
                     return
             else:
-                pending = b""
+                pending = inflater.unconsumed_tail
         nxt = next(chunks, None)
         if nxt is None:
             tail = inflater.flush()

@@ -18,6 +18,7 @@ from capi_writeback.store._dynamo import (
     Backend,
     batch_get,
     batch_write,
+    client,
     deserialize,
     is_condition_failure,
     num,
@@ -28,13 +29,15 @@ from capi_writeback.store._dynamo import (
 from capi_writeback.syncs.persistence.base import CLAIMED, RELEASED, RUN_TTL_SECONDS, SENT, KeyEntry
 
 TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
+_LEDGER_CLIENT: Any = None
 WRITE_BATCH = 25  # and per BatchWriteItem
 _ROUNDS = 6
 
 
 def _entry(item: Mapping[str, Any]) -> KeyEntry:
-    return KeyEntry(key=item["key"]["S"], state=item["state"]["S"], owner=item.get("owner", {}).get("S", ""),
-                    run_id=item.get("run_id", {}).get("S", ""),
+    owner = item.get("owner", {}).get("S", "")
+    return KeyEntry(key=item["key"]["S"], state=item["state"]["S"], owner=owner,
+                    run_id=owner.split("#", 1)[0],
                     lease_expires_at=float(item.get("lease_expires_at", {}).get("N", "0")),
                     expires_at=float(item.get("ttl", {}).get("N", "0")),
                     attempts=int(item.get("attempts", {}).get("N", "1")),
@@ -43,9 +46,19 @@ def _entry(item: Mapping[str, Any]) -> KeyEntry:
 
 class DynamoKeyLedgerStore(Backend):
     """KeyLedgerStore on SYNC_LEDGER_TABLE: claims and releases as transactions of 100 conditional
-    updates, marks as batches of 25 puts."""
+    updates, marks as batches of 25 puts. Items hold what the rules read (state, owner = run id +
+    item, lease, TTL, attempts) and no more: a child writes one or two of them per row.
+
+    Its client skips botocore's client-side parameter validation (`ledger_client`): the requests
+    are built here, and validating each of the 100 items of every call was most of a child's CPU
+    (bench/bench_sync.py)."""
 
     env_var = "SYNC_LEDGER_TABLE"
+
+    @property
+    def ddb(self) -> Any:
+        given = self._table._client
+        return given if given is not None else ledger_client()
 
     def _key(self, sync_id: str, key: str) -> dict[str, Any]:
         return {"sync_id": {"S": sync_id}, "key": {"S": key}}
@@ -61,8 +74,8 @@ class DynamoKeyLedgerStore(Backend):
         def update(key: str) -> dict[str, Any]:
             return {"Update": {
                 "TableName": self.table, "Key": self._key(sync_id, key),
-                "UpdateExpression": "SET #state = :claimed, #owner = :owner, run_id = :run, "
-                                    "lease_expires_at = :lease, #ttl = :ttl REMOVE reason ADD attempts :one",
+                "UpdateExpression": "SET #state = :claimed, #owner = :owner, lease_expires_at = :lease, "
+                                    "#ttl = :ttl REMOVE reason ADD attempts :one",
                 "ConditionExpression": "attribute_not_exists(#key) OR #ttl <= :now "
                                        "OR #state = :released OR (#state = :claimed "
                                        "AND (#owner = :owner OR lease_expires_at <= :now))",
@@ -70,7 +83,7 @@ class DynamoKeyLedgerStore(Backend):
                                              "#key": "key"},
                 "ExpressionAttributeValues": {
                     ":claimed": {"S": CLAIMED}, ":released": {"S": RELEASED}, ":owner": {"S": owner},
-                    ":run": {"S": run_id}, ":lease": num(round(lease_expires_at, 3)),
+                    ":lease": num(round(lease_expires_at, 3)),
                     ":ttl": num(int(expires_at)), ":now": num(round(now, 3)), ":one": {"N": "1"}},
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
 
@@ -80,9 +93,9 @@ class DynamoKeyLedgerStore(Backend):
     def mark_sent(self, sync_id: str, keys: Sequence[str], *, owner: str, run_id: str, now: float,
                   expires_at: float) -> None:
         requests = [{"PutRequest": {"Item": {
-            **self._key(sync_id, key), "state": {"S": SENT}, "owner": {"S": owner}, "run_id": {"S": run_id},
-            "lease_expires_at": num(round(now, 3)), "sent_at": num(round(now, 3)),
-            "ttl": num(int(expires_at))}}} for key in dict.fromkeys(keys)]
+            **self._key(sync_id, key), "state": {"S": SENT}, "owner": {"S": owner},
+            "lease_expires_at": num(round(now, 3)), "ttl": num(int(expires_at))}}}
+            for key in dict.fromkeys(keys)]
         for start in range(0, len(requests), WRITE_BATCH):
             batch_write(self.ddb, self.table, requests[start:start + WRITE_BATCH])
 
@@ -134,6 +147,20 @@ class DynamoKeyLedgerStore(Backend):
             if group:
                 raise RuntimeError(f"DynamoDB kept cancelling the ledger transaction ({len(group)} keys)")
         return refused
+
+
+def ledger_client() -> Any:
+    """The process's DynamoDB client for the ledger: the shared client's settings, without
+    client-side parameter validation (DynamoDB validates every request anyway)."""
+    global _LEDGER_CLIENT
+    shared = client()
+    if _LEDGER_CLIENT is None or _LEDGER_CLIENT[0] is not shared:
+        import boto3
+        from botocore.config import Config
+
+        config = shared.meta.config.merge(Config(parameter_validation=False))
+        _LEDGER_CLIENT = (shared, boto3.client("dynamodb", config=config))
+    return _LEDGER_CLIENT[1]
 
 
 def _update(changes: Mapping[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:

@@ -168,6 +168,7 @@ def forget_layer_state() -> None:
     from aws_lambda_powertools.utilities import parameters
     from capi_writeback import store
     from capi_writeback.flow import set_default_services
+
     from capi_writeback_local.sync_stack import forget_sync_state
 
     store.reset_client()
@@ -279,7 +280,7 @@ class EmbeddedStack:
         """Empty every moto backend, then recreate the tables."""
         self._post("/moto-api/reset", b"")
         self.tables = create_tables(self.client("dynamodb"), self.template_path)
-        host, port = self._server.get_host_and_port()
+        _host, port = self._server.get_host_and_port()
         self._start_syncs(port)
 
     def _post(self, path: str, body: bytes) -> None:

@@ -35,7 +35,8 @@ def create_sync_resources(s3: Any, scheduler: Any, stepfunctions: Any, *, region
     """Create the buckets, the schedule group and the sync state machine; the environment the
     sync functions read (what template.yaml gives them). `transform(definition) -> definition` may
     shorten waits for tests."""
-    buckets = {lid: bucket_name(lid) for lid in resources_of_type(load_template(template_path), "AWS::S3::Bucket")}
+    template = load_template(template_path)
+    buckets = {lid: bucket_name(lid) for lid in resources_of_type(template, "AWS::S3::Bucket")}
     for name in buckets.values():
         kwargs: dict[str, Any] = {"Bucket": name}
         if region != "us-east-1":

@@ -94,12 +94,14 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
         "SyncSchedulerRole": {"iam:PassRole"},
     },
     "SyncRunsFunction": {
-        **DIRECTORY, "AuditTable": {"dynamodb:PutItem"}, "SyncsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        **DIRECTORY, "AuditTable": {"dynamodb:PutItem"},
+        "SyncsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         "SyncRunsTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"},
         "SyncWorkflow": {"states:StartExecution"},
     },
     "SyncPlanFunction": {
-        **DIRECTORY, "BreakerTable": {"dynamodb:GetItem"}, "SyncsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        **DIRECTORY, "BreakerTable": {"dynamodb:GetItem"},
+        "SyncsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         "SyncRunsTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
         "SyncExportBucket": {"s3:ListBucket"}, "SyncExportBucket/*": {"s3:GetObject"},
         "SyncWorkBucket/manifests/*": {"s3:PutObject"},
@@ -110,7 +112,8 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
         "SyncLedgerTable": {"dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"},
     },
     "SyncFinishFunction": {
-        **DIRECTORY, "BreakerTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"}, "AuditTable": {"dynamodb:PutItem"},
+        **DIRECTORY, "BreakerTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        "AuditTable": {"dynamodb:PutItem"},
         "SyncRunsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"},
         "SyncsTable": {"dynamodb:UpdateItem"},
     },

@@ -10,6 +10,7 @@ not fire EventBridge Scheduler schedules: locally, runs start on demand (POST ..
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ def create_sync_resources(s3: Any, scheduler: Any, stepfunctions: Any, *, region
     """Create the buckets, the schedule group and the sync state machine; the environment the
     sync functions read (what template.yaml gives them). `transform(definition) -> definition` may
     shorten waits for tests."""
+    # moto says on every execution that it ignores ToleratedFailurePercentage: known (docs/syncs.md).
+    logging.getLogger("moto.stepfunctions.parser.asl.parse.preprocessor").setLevel(logging.ERROR)
     template = load_template(template_path)
     buckets = {lid: bucket_name(lid) for lid in resources_of_type(template, "AWS::S3::Bucket")}
     for name in buckets.values():

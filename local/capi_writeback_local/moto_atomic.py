@@ -5,7 +5,7 @@ write (seen in a 20-thread trial). The service's own guarantees (conditional wri
 appends) are what the idempotency ledger and the breaker rely on, so every place that runs our code
 on moto (tests, the embedded stack behind `serve` and `make demo`) serializes moto's DynamoDB
 request handling through one lock. The patch is process-wide and idempotent. (It also makes
-TransactWriteItems copy each table once for its rollback, not once per item: see below.)
+TransactWriteItems snapshot only the items it touches for its rollback: see below.)
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ def serialize_moto_dynamodb() -> None:
 
     setattr(call_action, _MARK, True)
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-    _snapshot_each_table_once()
+    _snapshot_touched_items()
 
 
-def _snapshot_each_table_once() -> None:
+def _snapshot_touched_items() -> None:
     """moto's TransactWriteItems deep-copies a whole table once per item of the transaction (its
     rollback snapshot): 100 copies of the table per call, which makes a ledger of a few thousand
     keys crawl. Snapshot the items the transaction touches instead, and put them back when it is

@@ -120,3 +120,35 @@ def test_claims_are_grouped_in_transactions_of_100(store: Any) -> None:
     ledger.mark_sent(SYNC, "run_a#0", "run_a", [f"o-{i}" for i in range(300)])
     assert calls.count("TransactWriteItems") == 3 and calls.count("BatchGetItem") == 3
     assert calls.count("BatchWriteItem") == 12 and "PutItem" not in calls and "UpdateItem" not in calls
+
+
+@pytest.mark.parametrize("store", ["dynamodb"], indirect=True)
+def test_a_cancelled_transaction_leaves_no_item_written(store: Any) -> None:
+    """What the claims rely on (and the local moto patch keeps: it snapshots only touched items)."""
+    client, table = store.ddb, store.table
+
+    def update(key: str, condition: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": table,
+                "Key": {"sync_id": {"S": SYNC}, "key": {"S": key}},
+                "UpdateExpression": "SET #s = :c",
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#s": "state"},
+                "ExpressionAttributeValues": {":c": {"S": "claimed"}},
+            }
+        }
+
+    client.put_item(
+        TableName=table, Item={"sync_id": {"S": SYNC}, "key": {"S": "k0"}, "state": {"S": "sent"}}
+    )
+    with pytest.raises(client.exceptions.TransactionCanceledException):
+        client.transact_write_items(
+            TransactItems=[
+                update("k1", "attribute_not_exists(#s)"),
+                update("k0", "#s = :c"),  # it is sent: fails
+                update("k2", "attribute_not_exists(#s)"),
+            ]
+        )
+    keys = {i["key"]["S"]: i["state"]["S"] for i in client.scan(TableName=table)["Items"]}
+    assert keys == {"k0": "sent"}

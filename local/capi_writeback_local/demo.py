@@ -1,11 +1,14 @@
 """`make demo`: the whole story, over real HTTP on loopback, against the embedded stack.
 
 The demo starts `LocalApi` (moto + the Meta emulator + the API Gateway stand-in + the HTTP server),
-then plays the seven steps of issue 5 as an API user would: seed, store the shipped sample, preview
+then plays the eight steps as an API user would: seed, store the shipped sample, preview
 (and the same preview as an AI assistant asks for it, through the MCP endpoint), dry-run, confirm
 (with a progress bar) and its replay (then one event sent now, and its replay), refusals with their
-typed error and fix, and the audit trail. It only talks to the API over HTTP; it peeks at the
-emulator only to show what Meta received. Handler logs go to a log file so the story stays readable.
+typed error and fix, a warehouse sync (a CSV export put into the embedded S3, a dry run, the switch
+to live, a live run, and a run of a re-export that sends only its new rows), and the audit trail.
+It only talks to the API over HTTP (and puts the export into the embedded S3, as `aws s3 cp` would);
+it peeks at the emulator only to show what Meta received. Handler logs go to a log file so the
+story stays readable.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ STORE_CHUNK = 1000  # rows per POST .../conversions (the API's limit)
 SELECTION: dict[str, Any] = {"last_days": 30}  # wide enough to include stale rows, to show them skipped
 TEST_EVENT_CODE = "TEST12345"
 BATCH_LATENCY_MS = 300  # the emulator answers each batch this late, like a remote API
+STEPS = 8
+SYNC_ROWS = 150  # the first export of the demo's warehouse model; the re-export adds SYNC_NEW_ROWS
+SYNC_NEW_ROWS = 30
+SYNC_MAPPING = {"event_name": {"column": "event"}, "event_time": {"column": "ordered_at"},
+                "em": {"column": "customer_email"}, "phone": {"column": "customer_phone"},
+                "value": {"column": "amount"}, "currency": {"column": "currency"},
+                "action_source": {"value": "system_generated"}}
 
 
 class DemoFailed(Exception):
@@ -71,7 +81,7 @@ class Printer:
 
     def step(self, number: int, title: str) -> None:
         self.line()
-        self.line(self._c("1;36", f"[{number}/7] {title}"))
+        self.line(self._c("1;36", f"[{number}/{STEPS}] {title}"))
 
     def ok(self, text: str) -> None:
         self.line("  " + self._c("32", "✓ ") + text)
@@ -376,8 +386,58 @@ class Demo:
         self.p.line(f"     fix: {error['fix']}")
 
     # 7 ----------------------------------------------------------------------------------------
+    def sync(self) -> None:
+        self.p.step(7, "A warehouse sync: CSV export in S3 → dry run → live → a re-export sends only "
+                       "new rows")
+        stack = self.api.stack
+        s3, bucket = stack.client("s3"), stack.sync_env["SYNC_EXPORT_BUCKET"]
+        s3.put_object(Bucket=bucket, Key="orders/export.csv", Body=_export_csv(SYNC_ROWS))
+        self.p.line(f"  the model's export: {SYNC_ROWS} rows in s3://{bucket}/orders/export.csv "
+                    f"(aws --endpoint-url {stack.endpoint_url} s3 cp ... does the same)")
+        body = {"name": "Orders from the warehouse", "primary_key": "order_id", "mapping": SYNC_MAPPING,
+                "source": {"type": "s3", "uri": f"s3://{bucket}/orders/", "format": "csv"},
+                "schedule": "rate(15 minutes)", "test_event_code": TEST_EVENT_CODE}
+        status, _h, created = self.client.call("POST", f"{self.profile}/syncs", body)
+        created = _expect(status, created, 201, "create a sync")
+        sync_path = f"{self.profile}/syncs/{created['sync_id']}"
+        self.p.ok(f"sync {created['sync_id']} saved in mode {created['mode']}, scheduled "
+                  f"{created['schedule']} (EventBridge Scheduler; moto never fires it: runs start on demand)")
+        reports = [("dry run", self._sync_run(sync_path))]
+        status, _h, changed = self.client.call("PATCH", sync_path, {"mode": "live"})
+        _expect(status, changed, 200, "switch the sync to live")
+        self.p.ok("an owner read the dry-run report and switched the sync to live")
+        live_before = len(self.api.emulator.received_events())
+        reports.append(("live", self._sync_run(sync_path)))
+        s3.put_object(Bucket=bucket, Key="orders/export.csv", Body=_export_csv(SYNC_ROWS + SYNC_NEW_ROWS))
+        reports.append(("re-export", self._sync_run(sync_path)))
+        self.p.table(("run", "mode", "status", "rows read", "new", "sent", "received", "skipped"), [
+            (name, r["mode"], r["status"], r["rows_read"], r["rows_new"], r["events_sent"],
+             r["events_received"], ", ".join(f"{k} {v}" for k, v in r["skipped"].items()) or "-")
+            for name, r in reports])
+        sent = self.api.emulator.received_events()[live_before:]
+        if len(sent) != SYNC_ROWS + SYNC_NEW_ROWS or len({e["event_id"] for e in sent}) != len(sent):
+            raise DemoFailed(f"the sync sent {len(sent)} live events, not each of the "
+                             f"{SYNC_ROWS + SYNC_NEW_ROWS} keys once")
+        self.p.ok(f"Meta received {len(sent)} live events from the sync: each key once "
+                  "(insert-only ledger)")
+
+    def _sync_run(self, sync_path: str) -> dict[str, Any]:
+        status, _h, started = self.client.call("POST", f"{sync_path}/runs")
+        started = _expect(status, started, 202, "start a sync run")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            status, _h, report = self.client.call("GET", f"{sync_path}/runs/{started['run_id']}")
+            report = _expect(status, report, 200, "read the run report")
+            if report["status"] != "running":
+                if report["status"] != "succeeded":
+                    raise DemoFailed(f"sync run {report['status']}: {json.dumps(report)[:600]}")
+                return dict(report)
+            time.sleep(0.1)
+        raise DemoFailed("the sync run did not finish within 90 s")
+
+    # 8 ----------------------------------------------------------------------------------------
     def audit(self) -> None:
-        self.p.step(7, "The audit trail (append-only; newest first)")
+        self.p.step(8, "The audit trail (append-only; newest first)")
         items: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
@@ -408,7 +468,17 @@ class Demo:
         self.dry_run()
         self.confirm()
         self.refusals()
+        self.sync()
         self.audit()
+
+
+def _export_csv(count: int) -> bytes:
+    """The demo warehouse model's export: recent purchases, the model's own column names."""
+    now = int(time.time())
+    lines = ["order_id,event,ordered_at,customer_email,customer_phone,amount,currency"]
+    lines += [f"wh-{i:05d},Purchase,{now - 600 - 60 * i},shopper.{i}@example.com,+1 415 555 {i % 10000:04d},"
+              f"{20 + i % 50}.90,USD" for i in range(count)]
+    return ("\n".join(lines) + "\n").encode()
 
 
 def run_demo(out: IO[str], log: IO[str], *, make_api: Callable[[], LocalApi] | None = None) -> int:

@@ -73,11 +73,13 @@ class LocalApi:
     def info(self) -> dict[str, str | None]:
         """The first line `capi-writeback serve` prints: where the API is and how to call it."""
         mcp_url = self.url + "/v1/mcp"
+        aws_endpoint = self.stack.endpoint_url if self.stack is not None else None
         if self.seed is None:
             return {"api_url": self.url, "token": None, "profile_id": None, "pixel_id": self.pixel_id,
-                    "mcp_url": mcp_url, "read_token": None}
+                    "mcp_url": mcp_url, "read_token": None, "aws_endpoint": aws_endpoint}
         return {"api_url": self.url, "token": self.seed.api_token, "profile_id": self.seed.profile_id,
-                "pixel_id": self.seed.pixel_id, "mcp_url": mcp_url, "read_token": self.seed.read_token}
+                "pixel_id": self.seed.pixel_id, "mcp_url": mcp_url, "read_token": self.seed.read_token,
+                "aws_endpoint": aws_endpoint}
 
     def start(self) -> LocalApi:
         """Start everything (a second call does nothing). The API port is bound first, so a port

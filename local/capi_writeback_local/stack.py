@@ -4,7 +4,9 @@
 tables the tests and the demo use are exactly the ones `sam deploy` creates (keys, GSI, TTL). The
 environment variable that carries each table name is read from the template's Globals too.
 `EmbeddedStack` runs moto as a threaded HTTP server on 127.0.0.1 and points boto3 at it through
-AWS_ENDPOINT_URL, so the handlers run unchanged, in-process or in a dev server.
+AWS_ENDPOINT_URL, so the handlers run unchanged, in-process or in a dev server. It also holds the
+warehouse syncs' buckets, schedule group and state machine (`sync_stack`), whose executions moto
+runs with the functions in this process.
 """
 
 from __future__ import annotations
@@ -179,8 +181,11 @@ def forget_layer_state() -> None:
     from capi_writeback import store
     from capi_writeback.flow import set_default_services
 
+    from capi_writeback_local.sync_stack import forget_sync_state
+
     store.reset_client()
     set_default_services(None)
+    forget_sync_state()
     parameters.clear_caches()
 
 
@@ -205,8 +210,11 @@ class MotoServer:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
 
     def start(self) -> None:
         self._thread.start()
@@ -228,7 +236,8 @@ class EmbeddedStack:
     Without `state_dir` the emulated AWS lives in memory and is gone when the stack stops. With it,
     every change is journaled write-through to that directory and replayed when a stack starts on it
     again (state.py), a crash included; the confirms that were running when the last process died
-    have their leases ended at start, so their keys can be retried at once.
+    have their leases ended at start, so their keys can be retried at once, and the sync runs that
+    were running are ended as failed (their executions died with the process).
     """
 
     def __init__(
@@ -246,9 +255,12 @@ class EmbeddedStack:
         self.env: dict[str, str] = {}
         self.tables: dict[str, str] = {}
         self.restored = 0  # journaled requests replayed at start
+        self.sync_env: dict[str, str] = {}
         self._server: MotoServer | None = None
         self._journal: Any = None
         self._env = EnvPatch()
+        self._moto_config: Any = None
+        self._lambdas: Any = None
 
     def start(self) -> EmbeddedStack:
         """Start moto, set the environment, create the tables (replaying the state, if any)."""
@@ -278,22 +290,52 @@ class EmbeddedStack:
             self.tables = create_tables(self.client("dynamodb"), self.template_path,
                                         missing_only=self.restored > 0)
             self._set_env(self.tables)
+            self._start_syncs(self._server.port)
             self.env = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url,
-                        "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region, **self.tables}
+                        "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region, **self.tables,
+                        **self.sync_env}
             if self.restored:
-                from capi_writeback_local.state import expire_dead_leases
+                from capi_writeback_local.state import end_interrupted_runs, expire_dead_leases
 
-                expire_dead_leases(self.client("dynamodb"), self.tables["IDEMPOTENCY_TABLE"], time.time())
+                now = time.time()
+                expire_dead_leases(self.client("dynamodb"), self.tables["IDEMPOTENCY_TABLE"], now)
+                end_interrupted_runs(self.client("dynamodb"), self.tables, now)
             forget_layer_state()
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _start_syncs(self, port: int) -> None:
+        """Sync resources, and moto executing the sync state machine with in-process functions
+        (its S3 ItemReader calls this server: MOTO_PORT)."""
+        from unittest.mock import patch
+
+        from moto.core.config import default_user_config
+
+        from capi_writeback_local.sync_stack import EXECUTE, create_sync_resources
+        from capi_writeback_local.workflow import InProcessLambdas
+
+        if self._moto_config is None:
+            self._moto_config = patch.dict(default_user_config, EXECUTE)
+            self._moto_config.start()
+            self._lambdas = InProcessLambdas(self.template_path).__enter__()
+        self._set_env({"MOTO_PORT": str(port)})
+        self.sync_env = create_sync_resources(self.client("s3"), self.client("scheduler"),
+                                              self.client("stepfunctions"), region=self.region,
+                                              template_path=self.template_path)
+        self._set_env(self.sync_env)
+
     def stop(self) -> None:
         """Restore the environment and stop the server (safe to call twice)."""
         self._env.restore()
         forget_layer_state()
+        if self._lambdas is not None:
+            self._lambdas.__exit__(None, None, None)
+            self._lambdas = None
+        if self._moto_config is not None:
+            self._moto_config.stop()
+            self._moto_config = None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -322,6 +364,8 @@ class EmbeddedStack:
             self._journal.clear()
         self._post("/moto-api/reset", b"")
         self.tables = create_tables(self.client("dynamodb"), self.template_path)
+        if self._server is not None:
+            self._start_syncs(self._server.port)
 
     def _post(self, path: str, body: bytes) -> None:
         request = urllib.request.Request(self.endpoint_url + path, data=body, method="POST",

@@ -11,8 +11,11 @@ Why a journal of requests rather than persistent backends: it keeps the embedded
 moto (the code under test talks to the same emulated AWS with or without --state), and it covers
 every service other parts of the project add without knowing them. Reads are not journaled
 (GetItem, Query, Describe*, List*, GET/HEAD on REST services, ...); neither are moto's own
-`/moto-api/` controls. Mutating requests are applied and journaled one at a time, in the order moto
-applied them; reads run alongside.
+`/moto-api/` controls; nor are Step Functions executions (StartExecution and the task callbacks):
+replaying one would run a sync again, so a run that was going when the process died is ended as
+failed at the next start instead (`end_interrupted_runs`), and its unsent keys go to the next run.
+Mutating requests are applied and journaled one at a time, in the order moto applied them; reads
+run alongside.
 
 Each record is length + CRC32 + JSON (the request's method, path, query, headers, base64 body). A
 record torn by a crash (short or failing its CRC) was never acknowledged: it and anything after it
@@ -43,6 +46,8 @@ JOURNAL = "aws-requests.journal"
 LOCK = "lock"
 _HEADER = struct.Struct(">II")  # payload length, CRC32 of the payload
 _READ_PREFIXES = ("Get", "BatchGet", "Describe", "List", "Query", "Scan", "TransactGet", "Head", "Select")
+_NOT_JOURNALED = ("StartExecution", "StartSyncExecution", "StopExecution", "RedriveExecution",
+                  "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat")
 _KEPT_ENVIRON = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE")
 _PRESERVED_NAMES = "werkzeug.preserved_header_names"  # moto keeps underscored header names here
 
@@ -142,15 +147,16 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def is_read(environ: dict[str, Any]) -> bool:
-    """True for a request that changes nothing (not journaled), by its action name (X-Amz-Target or
-    Action=) or, for REST services, its method. moto's /moto-api/ controls count as reads."""
+    """True for a request that is not journaled: one that changes nothing, by its action name
+    (X-Amz-Target or Action=) or, for REST services, its method; moto's /moto-api/ controls; a Step
+    Functions execution (see the module's docstring)."""
     path = str(environ.get("PATH_INFO") or "")
     if path.startswith("/moto-api"):
         return True
     target = environ.get("HTTP_X_AMZ_TARGET")
     action = str(target).rsplit(".", 1)[-1] if target else _query_action(environ)
     if action:
-        return action.startswith(_READ_PREFIXES)
+        return action.startswith(_READ_PREFIXES) or action in _NOT_JOURNALED
     return str(environ.get("REQUEST_METHOD", "GET")).upper() in ("GET", "HEAD", "OPTIONS")
 
 
@@ -286,4 +292,36 @@ def expire_dead_leases(dynamodb: Any, table: str, now: float) -> int:
                     ExpressionAttributeValues={":now": {"N": repr(float(now))}, ":owner": item["owner"],
                                                ":running": {"S": IN_PROGRESS}})
                 ended += 1
+    return ended
+
+
+def end_interrupted_runs(dynamodb: Any, tables: dict[str, str], now: float) -> int:
+    """After a restart, the sync runs that were running died with the previous process (their
+    executions are not replayed): end them as failed and free their syncs for the next run. Their
+    claimed keys are retaken by a later run once the claims' leases lapse. The number ended."""
+    from capi_writeback.flow.syncs.finish import last_run_of
+    from capi_writeback.rails.audit.log import iso_ms
+    from capi_writeback.syncs.persistence.dynamodb import DynamoRunStore, DynamoSyncStore
+
+    runs = DynamoRunStore(tables["SYNC_RUNS_TABLE"], client=dynamodb)
+    syncs = DynamoSyncStore(tables["SYNCS_TABLE"], client=dynamodb)
+    ended = 0
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=tables["SYNC_RUNS_TABLE"], FilterExpression="#status = :running",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":running": {"S": "running"}},
+        ProjectionExpression="sync_id, run_id, profile_id")
+    for page in pages:
+        for item in page.get("Items", []):
+            sync_id, run_id = item["sync_id"]["S"], item["run_id"]["S"]
+            if runs.update_run(sync_id, run_id, {
+                    "status": "failed", "finished_at": iso_ms(now),
+                    "error": {"type": "INTERNAL",
+                              "message": "the local stack stopped during the run; start another run"}},
+                    only_status="running"):
+                ended += 1
+            record = runs.get_run(sync_id, run_id)
+            if record is not None and "profile_id" in item:
+                syncs.record_last_run(item["profile_id"]["S"], sync_id, last_run_of(record))
+                syncs.unlock_run(item["profile_id"]["S"], sync_id, run_id)
     return ended

@@ -1,4 +1,4 @@
-"""Run the confirm workflow (statemachines/confirm.asl.json) locally, on moto's Step Functions.
+"""Run the workflows (statemachines/confirm.asl.json, sync.asl.json) locally, on moto's Step Functions.
 
 moto can execute a real ASL definition (`execute_state_machine`), but its Lambda backend without
 Docker never runs code. `InProcessLambdas` fills that gap: while active, every Lambda invoke that
@@ -8,7 +8,9 @@ the way Lambda does (FunctionError "Unhandled", payload {errorType: class name, 
 Retry/Catch on the SPEC error types behave as on AWS.
 
 `definition()` applies DefinitionSubstitutions as CloudFormation does, with local ARNs for the
-template's functions and the given queue URL, so the definition under test is the shipped one.
+template's functions and the given queue URL, so the definition under test is the shipped one;
+`machine_definition()` does the same for any state machine of the template, given the values of the
+resources its substitutions `!Ref` (e.g. the sync workflow's work bucket).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from capi_writeback_local.lambda_runtime import FunctionPool, LambdaContext
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATE_MACHINE = "ConfirmWorkflow"
+SYNC_STATE_MACHINE = "SyncWorkflow"
 ACCOUNT = "123456789012"
 FUNCTION_PREFIX = "capi-writeback-"
 
@@ -51,19 +54,20 @@ class WorkflowFunction:
         return f"arn:aws:lambda:{region}:{account}:function:{self.name}"
 
 
-def _state_machine(template: Mapping[str, Any]) -> dict[str, Any]:
+def _state_machine(template: Mapping[str, Any], machine: str = STATE_MACHINE) -> dict[str, Any]:
     machines = resources_of_type(dict(template), "AWS::Serverless::StateMachine")
-    return dict(machines[STATE_MACHINE]["Properties"])
+    return dict(machines[machine]["Properties"])
 
 
-def workflow_functions(template_path: str | Path = DEFAULT_TEMPLATE) -> dict[str, WorkflowFunction]:
+def workflow_functions(template_path: str | Path = DEFAULT_TEMPLATE,
+                       machine: str = STATE_MACHINE) -> dict[str, WorkflowFunction]:
     """Substitution key -> the function it names (from DefinitionSubstitutions `!GetAtt X.Arn`)."""
     template = load_template(template_path)
     functions = resources_of_type(template, "AWS::Serverless::Function")
     globals_ = (template.get("Globals") or {}).get("Function") or {}
     handler_default = globals_.get("Handler", "app.lambda_handler")
     found: dict[str, WorkflowFunction] = {}
-    for key, value in (_state_machine(template).get("DefinitionSubstitutions") or {}).items():
+    for key, value in (_state_machine(template, machine).get("DefinitionSubstitutions") or {}).items():
         if not (isinstance(value, dict) and "Fn::GetAtt" in value):
             continue
         logical_id = value["Fn::GetAtt"][0]
@@ -80,17 +84,24 @@ def workflow_functions(template_path: str | Path = DEFAULT_TEMPLATE) -> dict[str
 
 def definition(queue_url: str, region: str = "us-east-1", account: str = ACCOUNT,
                template_path: str | Path = DEFAULT_TEMPLATE) -> str:
-    """The shipped definition with DefinitionSubstitutions applied for a local run."""
+    """The shipped confirm definition with DefinitionSubstitutions applied for a local run."""
+    return machine_definition(STATE_MACHINE, {"ApprovalQueue": queue_url}, region, account, template_path)
+
+
+def machine_definition(machine: str, refs: Mapping[str, str], region: str = "us-east-1",
+                       account: str = ACCOUNT, template_path: str | Path = DEFAULT_TEMPLATE) -> str:
+    """State machine `machine`'s shipped definition with its DefinitionSubstitutions applied: local
+    ARNs for its functions, `refs[logical id]` for each `!Ref` it substitutes."""
     template = load_template(template_path)
-    properties = _state_machine(template)
+    properties = _state_machine(template, machine)
     text = (Path(template_path).parent / properties["DefinitionUri"]).read_text(encoding="utf-8")
-    functions = workflow_functions(template_path)
+    functions = workflow_functions(template_path, machine)
     values: dict[str, str] = {}
     for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
         if key in functions:
             values[key] = functions[key].arn(region, account)
-        elif isinstance(value, dict) and "Ref" in value:
-            values[key] = queue_url  # the approval queue is the only Ref substituted
+        elif isinstance(value, dict) and value.get("Ref") in refs:
+            values[key] = refs[value["Ref"]]
         else:
             raise ValueError(f"no local value for substitution {key}")
     missing = set(re.findall(r"\$\{(\w+)\}", text)) - set(values)
@@ -121,8 +132,10 @@ class InProcessLambdas:
     `calls` records (function name, payload) of every invocation, for tests to inspect.
     """
 
-    def __init__(self, template_path: str | Path = DEFAULT_TEMPLATE) -> None:
-        self.functions = {f.name: f for f in workflow_functions(template_path).values()}
+    def __init__(self, template_path: str | Path = DEFAULT_TEMPLATE,
+                 machines: tuple[str, ...] = (STATE_MACHINE, SYNC_STATE_MACHINE)) -> None:
+        self.functions = {f.name: f for machine in machines
+                          for f in workflow_functions(template_path, machine).values()}
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
         self.calls: list[tuple[str, Any]] = []

@@ -72,6 +72,36 @@ def demo_push(api: Any) -> None:
     assert status == 422
 
 
+def demo_sync(api: Any) -> str:
+    """A warehouse sync of the demo profile with one finished dry run (a 20-row CSV export in the
+    embedded S3): its sync_id."""
+    bucket = api.stack.sync_env["SYNC_EXPORT_BUCKET"]
+    now = int(time.time())
+    lines = ["order_id,ordered_at,email,amount"] + [
+        f"wh-{i},{now - 600 - 60 * i},shopper.{i}@example.com,{20 + i}.90" for i in range(20)]
+    api.stack.client("s3").put_object(Bucket=bucket, Key="orders/export.csv",
+                                      Body=("\n".join(lines) + "\n").encode())
+    profile = f"/v1/profiles/{api.seed.profile_id}"
+    status, sync = call(api, "POST", f"{profile}/syncs", {
+        "name": "Warehouse orders", "primary_key": "order_id", "schedule": "rate(30 minutes)",
+        "source": {"type": "s3", "uri": f"s3://{bucket}/orders/", "format": "csv"},
+        "mapping": {"event_name": {"value": "Purchase"}, "event_time": {"column": "ordered_at"},
+                    "em": {"column": "email"}, "value": {"column": "amount"}, "currency": {"value": "USD"},
+                    "action_source": {"value": "system_generated"}}})
+    assert status == 201, sync
+    status, run = call(api, "POST", f"{profile}/syncs/{sync['sync_id']}/runs")
+    assert status == 202, run
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        status, report = call(api, "GET", f"{profile}/syncs/{sync['sync_id']}/runs/{run['run_id']}")
+        assert status == 200, report
+        if report["status"] != "running":
+            assert report["status"] == "succeeded", report
+            return str(sync["sync_id"])
+        time.sleep(0.1)
+    raise AssertionError("the sync run did not finish within 90 s")
+
+
 def open_breaker(profile_id: str) -> None:
     """Three failed confirms' worth of breaker failures (as the confirm records them)."""
     from capi_writeback.rails.breaker.circuit import CircuitBreaker

@@ -12,7 +12,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.browser.support import call, open_breaker, sign_in
+from tests.browser.support import call, demo_sync, open_breaker, sign_in
 
 pytestmark = pytest.mark.timeout(180)
 RESET = (By.XPATH, "//button[normalize-space(.)='Reset breaker']")
@@ -140,10 +140,18 @@ def test_a_refused_action_shows_the_fix(page: Any, api: LocalApi) -> None:
     CircuitBreaker(DynamoBreakerStore()).reset(api.seed.profile_id)
 
 
-def test_syncs_without_a_sync_api_show_an_empty_state(page: Any, api: LocalApi) -> None:
+def test_syncs_show_their_last_run(page: Any, api: LocalApi) -> None:
     sign_in(page, api.url, api.seed.api_token)
     show_profile(page, "Demo profile")
-    wait(page).until(lambda d: "Syncs are not available" in d.find_element(By.ID, "syncs-body").text)
+    wait(page).until(lambda d: "No syncs for this profile" in d.find_element(By.ID, "syncs-body").text)
+    demo_sync(api)
+    page.refresh()
+    show_profile(page, "Demo profile")
+    wait(page).until(lambda d: "Warehouse orders" in d.find_element(By.ID, "syncs-body").text)
+    cells = page.execute_script(
+        "return Array.from(document.querySelectorAll('#syncs-body tbody td')).map(c => c.innerText.trim())")
+    assert cells[:4] == ["Warehouse orders", "s3 · csv", "rate(30 minutes)", "succeeded · dry_run · 20 sent"]
+    assert cells[4][:2] == "20"  # when it finished (UTC)
 
 
 def test_issue_and_revoke_a_token(page: Any, api: LocalApi) -> None:

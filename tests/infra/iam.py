@@ -36,8 +36,13 @@ def resource_name(resource: Any) -> str:
             return found.group(1) + found.group(2)
         found = re.fullmatch(r"arn:\$\{AWS::Partition\}:secretsmanager:\$\{AWS::Region\}:"
                              r"\$\{AWS::AccountId\}:(secret:.*)", text)
+        if found:
+            return found.group(1)
+        # Resources of the stack's own name, e.g. the sync state machine, its schedules, Glue tables.
+        found = re.fullmatch(r"arn:\$\{AWS::Partition\}:(states|scheduler|athena|glue):\$\{AWS::Region\}:"
+                             r"\$\{AWS::AccountId\}:(.+)", text)
         assert found, f"unexpected resource {text!r}"
-        return found.group(1)
+        return f"{found.group(1)}:{found.group(2)}"
     assert resource != "*", "no statement may grant on every resource"
     return str(resource)
 

@@ -152,9 +152,10 @@ def test_api_5xx_alarm_leaves_out_only_the_routes_that_outlive_api_gateway() -> 
 
 
 def test_failed_workflow_executions_alarm() -> None:
-    (alarm,) = _alarms_on("AWS/States", "ExecutionsFailed")
-    assert _dimensions(alarm) == {"StateMachineArn": {"Ref": "ConfirmWorkflow"}}
-    assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 1
+    alarms = _alarms_on("AWS/States", "ExecutionsFailed")
+    watched = {_dimensions(a)["StateMachineArn"]["Ref"] for a in alarms}
+    assert watched == {"ConfirmWorkflow", "SyncWorkflow"}
+    assert all(a["Statistic"] == "Sum" and a["Threshold"] == 1 for a in alarms)
 
 
 def test_approval_queue_age_alarm_warns_before_the_approval_times_out() -> None:

@@ -30,6 +30,8 @@ FOLDERS = {
     "WorkspaceFunction": "workspace", "ProfilesFunction": "profiles", "ConnectionFunction": "connection",
     "QualityFunction": "quality", "DashboardFunction": "dashboard",
     "SendEventFunction": "send_event",
+    "SyncsFunction": "syncs", "SyncRunsFunction": "sync_runs", "SyncPlanFunction": "sync_plan",
+    "SyncChildFunction": "sync_child", "SyncFinishFunction": "sync_finish",
 }
 # Step Functions helpers small enough to live in the template (no layer code, no permissions).
 INLINE = {"WeakShareFunction"}
@@ -57,6 +59,17 @@ ROUTES = {
     "SendEventFunction": {("POST", "/v1/profiles/{profile_id}/events")},
     "AuthorizerFunction": set(),
     "WeakShareFunction": set(),
+    "SyncsFunction": {("POST", "/v1/profiles/{profile_id}/syncs"), ("GET", "/v1/profiles/{profile_id}/syncs"),
+                      ("GET", "/v1/profiles/{profile_id}/syncs/{sync_id}"),
+                      ("PATCH", "/v1/profiles/{profile_id}/syncs/{sync_id}"),
+                      ("DELETE", "/v1/profiles/{profile_id}/syncs/{sync_id}")},
+    "SyncRunsFunction": {("POST", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs"),
+                         ("GET", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs"),
+                         ("GET", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs/{run_id}"),
+                         ("GET", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs/{run_id}/rows")},
+    "SyncPlanFunction": set(),
+    "SyncChildFunction": set(),
+    "SyncFinishFunction": set(),
 }
 SECRETS = "secret:capi-writeback/connections/*"
 DIRECTORY = {"WorkspacesTable": {"dynamodb:GetItem"}, "ProfilesTable": {"dynamodb:GetItem"}}
@@ -117,6 +130,39 @@ EXPECTED_GRANTS: dict[str, dict[str, set[str]]] = {
     "QualityFunction": {**DIRECTORY, "AuditTable": {"dynamodb:Query"},
                         SECRETS: {"secretsmanager:GetSecretValue"}},
     "DashboardFunction": {},
+    # Warehouse syncs (docs/syncs.md).
+    "SyncsFunction": {
+        **DIRECTORY, "AuditTable": {"dynamodb:PutItem"}, "SyncExportBucket": {"s3:ListBucket"},
+        "SyncsTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                       "dynamodb:Query"},
+        "scheduler:schedule/${AWS::StackName}-syncs/cwb-sync-*": {
+            "scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"},
+        "SyncSchedulerRole": {"iam:PassRole"},
+    },
+    "SyncRunsFunction": {
+        **DIRECTORY, "AuditTable": {"dynamodb:PutItem"},
+        "SyncsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        "SyncRunsTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"},
+        "SyncWorkflow": {"states:StartExecution"},
+    },
+    "SyncPlanFunction": {
+        **DIRECTORY, "BreakerTable": {"dynamodb:GetItem"},
+        "SyncsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        "SyncRunsTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        "SyncExportBucket": {"s3:ListBucket"}, "SyncExportBucket/*": {"s3:GetObject"},
+        "SyncWorkBucket/manifests/*": {"s3:PutObject"},
+    },
+    "SyncChildFunction": {
+        **DIRECTORY, "BreakerTable": {"dynamodb:GetItem"}, SECRETS: {"secretsmanager:GetSecretValue"},
+        "SyncExportBucket/*": {"s3:GetObject"}, "SyncRunsTable": {"dynamodb:GetItem", "dynamodb:PutItem"},
+        "SyncLedgerTable": {"dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"},
+    },
+    "SyncFinishFunction": {
+        **DIRECTORY, "BreakerTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        "AuditTable": {"dynamodb:PutItem"},
+        "SyncRunsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"},
+        "SyncsTable": {"dynamodb:UpdateItem"},
+    },
 }
 # The one function that writes Meta tokens, and what it may do to them (never read one back).
 SECRET_WRITER = "ConnectionFunction"
@@ -257,7 +303,7 @@ def test_only_the_functions_that_call_meta_read_meta_tokens() -> None:
     readers = {owner for owner, s in _all_iam_statements()
                if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])}
     assert readers == {"DryRunFunction", "ConfirmFunction", "McpFunction", "QualityFunction",
-                       "SendEventFunction"}
+                       "SendEventFunction", "SyncChildFunction"}
     for owner, statement in _all_iam_statements():
         if "secretsmanager" in json.dumps(statement["Action"]):
             allowed = SECRET_WRITES if owner == SECRET_WRITER else {"secretsmanager:GetSecretValue"}
@@ -306,7 +352,7 @@ def test_shared_statements_live_in_managed_policies() -> None:
 
 def test_the_only_explicit_role_lets_api_gateway_write_logs() -> None:
     roles = resources_of_type(TEMPLATE, "AWS::IAM::Role")
-    assert list(roles) == ["ApiGatewayCloudWatchRole"]
+    assert set(roles) == {"ApiGatewayCloudWatchRole", "SyncSchedulerRole"}  # the latter: tests/syncs
     role = roles["ApiGatewayCloudWatchRole"]
     assert role["Condition"] == "CreateApiGatewayLogsRole"
     assert role["DeletionPolicy"] == "Retain"  # the account-wide setting keeps pointing at it
@@ -322,13 +368,15 @@ def test_the_only_explicit_role_lets_api_gateway_write_logs() -> None:
 def test_table_settings() -> None:
     tables = resources_of_type(TEMPLATE, "AWS::DynamoDB::Table")
     assert set(tables) == {"WorkspacesTable", "TokensTable", "ProfilesTable", "ConversionsTable",
-                           "IdempotencyTable", "BreakerTable", "AuditTable"}
+                           "IdempotencyTable", "BreakerTable", "AuditTable", "SyncsTable", "SyncRunsTable",
+                           "SyncLedgerTable"}
     for logical_id, table in tables.items():
         properties = table["Properties"]
         assert properties["BillingMode"] == "PAY_PER_REQUEST", logical_id
         assert properties["SSESpecification"]["SSEEnabled"] is True, logical_id
         pitr = properties.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled")
-        assert bool(pitr) == (logical_id in ("AuditTable", "ConversionsTable")), logical_id
+        assert bool(pitr) == (logical_id in ("AuditTable", "ConversionsTable", "SyncsTable",
+                                             "SyncLedgerTable")), logical_id
     assert tables["AuditTable"]["DeletionPolicy"] == "Retain"
 
 

@@ -22,6 +22,15 @@ ROUTES = {
     ("patch", "/v1/profiles/{profile_id}"), ("put", "/v1/profiles/{profile_id}/connection"),
     ("delete", "/v1/profiles/{profile_id}/connection"), ("get", "/v1/profiles/{profile_id}/quality"),
     ("post", "/v1/profiles/{profile_id}/events"),
+    ("post", "/v1/profiles/{profile_id}/syncs"),
+    ("get", "/v1/profiles/{profile_id}/syncs"),
+    ("get", "/v1/profiles/{profile_id}/syncs/{sync_id}"),
+    ("patch", "/v1/profiles/{profile_id}/syncs/{sync_id}"),
+    ("delete", "/v1/profiles/{profile_id}/syncs/{sync_id}"),
+    ("post", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs"),
+    ("get", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs"),
+    ("get", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs/{run_id}"),
+    ("get", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs/{run_id}/rows"),
 }
 
 

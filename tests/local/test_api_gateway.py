@@ -107,6 +107,15 @@ def test_template_declares_the_spec_routes(template_api: ApiDefinition) -> None:
         ("GET", "/v1/profiles/{profile_id}/quality", "quality", True),
         ("GET", "/v1/dashboard", "dashboard", False),
         ("POST", "/v1/profiles/{profile_id}/events", "send_event", True),
+        ("POST", "/v1/profiles/{profile_id}/syncs", "syncs", True),
+        ("GET", "/v1/profiles/{profile_id}/syncs", "syncs", True),
+        ("GET", "/v1/profiles/{profile_id}/syncs/{sync_id}", "syncs", True),
+        ("PATCH", "/v1/profiles/{profile_id}/syncs/{sync_id}", "syncs", True),
+        ("DELETE", "/v1/profiles/{profile_id}/syncs/{sync_id}", "syncs", True),
+        ("POST", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs", "sync_runs", True),
+        ("GET", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs", "sync_runs", True),
+        ("GET", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs/{run_id}", "sync_runs", True),
+        ("GET", "/v1/profiles/{profile_id}/syncs/{sync_id}/runs/{run_id}/rows", "sync_runs", True),
     }
     assert template_api.authorizer_function == "authorizer"
     assert template_api.identity_header == "Authorization"

@@ -1,4 +1,4 @@
-"""`make demo` end to end: a subprocess that must tell all seven steps and exit 0, leaving nothing."""
+"""`make demo` end to end: a subprocess that must tell all eight steps and exit 0, leaving nothing."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
-    for step in range(1, 8):
-        assert f"[{step}/7]" in out
+    for step in range(1, 9):
+        assert f"[{step}/8]" in out
     stored = re.search(r"([\d,]+) rows stored; (\d+) rejected", out)
     assert stored and int(stored.group(1).replace(",", "")) > 3000 and int(stored.group(2)) > 0
     reasons = ("EVENT_TOO_OLD", "NO_CUSTOMER_IDENTIFIERS", "PURCHASE_MISSING_VALUE", "INVALID_EVENT_NAME")
@@ -38,8 +38,14 @@ def test_demo_tells_the_whole_story(tmp_path: Path) -> None:
     assert "HTTP 409 IDEMPOTENCY_KEY_REUSED" in out
     assert "HTTP 503 CIRCUIT_OPEN" in out and "Meta was called 0 times" in out
     assert "breaker closed" in out
-    audit = out[out.index("[7/7]"):]
-    for operation in ("preview", "dry_run", "confirm", "breaker_reset", "send_event"):
+    sync = out[out.index("[7/8]"):out.index("[8/8]")]
+    assert re.search(r"dry run\s+dry_run\s+succeeded\s+150\s+150\s+150\s+150", sync), sync
+    assert re.search(r"live\s+live\s+succeeded\s+150\s+150\s+150\s+150", sync), sync
+    assert re.search(r"re-export\s+live\s+succeeded\s+180\s+30\s+30\s+30\s+ALREADY_SENT 150", sync), sync
+    assert "Meta received 180 live events from the sync: each key once" in sync
+    audit = out[out.index("[8/8]"):]
+    for operation in ("preview", "dry_run", "confirm", "breaker_reset", "send_event", "sync_create",
+                      "sync_update", "sync_run"):
         assert operation in audit
     assert re.search(r"preview\s+mcp\s", audit)  # the assistant's call, audited as via mcp
     assert "Everything stopped" in out

@@ -83,7 +83,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def test_first_line_is_the_json_object_of_spec_7(served: Served) -> None:
-    assert set(served.info) == {"api_url", "token", "profile_id", "pixel_id", "mcp_url", "read_token"}
+    assert set(served.info) == {"api_url", "token", "profile_id", "pixel_id", "mcp_url", "read_token",
+                                "aws_endpoint"}
+    assert served.info["aws_endpoint"].startswith("http://127.0.0.1:")
     assert served.info["api_url"].startswith("http://127.0.0.1:")
     assert served.info["mcp_url"] == served.info["api_url"] + "/v1/mcp"
     assert served.info["read_token"] and served.info["read_token"] != served.info["token"]

@@ -137,6 +137,8 @@ def test_concurrent_changes_are_all_kept(tmp_path: Path, forget_layer: None) -> 
     ({"REQUEST_METHOD": "GET", "PATH_INFO": "/bucket/key"}, True),
     ({"REQUEST_METHOD": "PUT", "PATH_INFO": "/bucket/key"}, False),
     ({"REQUEST_METHOD": "POST", "PATH_INFO": "/moto-api/reset"}, True),
+    ({"HTTP_X_AMZ_TARGET": "AWSStepFunctions.StartExecution"}, True),  # not replayed: see state.py
+    ({"HTTP_X_AMZ_TARGET": "AWSStepFunctions.CreateStateMachine"}, False),
     ({"REQUEST_METHOD": "POST", "QUERY_STRING": "Action=SendMessage"}, False),
     ({"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/x-www-form-urlencoded",
       "_capi_body": b"Action=GetQueueUrl&QueueName=q"}, True),
@@ -171,3 +173,37 @@ def test_a_restart_ends_the_leases_of_the_confirms_that_died_with_the_process(tm
 
         assert (lease("confirm#p#running"), lease("confirm#p#done"), lease("event#px#running")) == \
             ("1000.0", "5000", "5000")  # only the confirm that was running; other ledgers keep theirs
+
+
+def test_a_restart_keeps_the_sync_exports_and_ends_the_runs_that_died_with_the_process(
+        tmp_path: Path, forget_layer: None) -> None:
+    """Executions are not journaled (a replay would run a sync again): a run that was going when the
+    process died is failed at the next start, its sync unlocked for the next run."""
+    from capi_writeback.syncs.persistence.dynamodb import DynamoRunStore, DynamoSyncStore
+
+    state = tmp_path / "state"
+    with EmbeddedStack(state_dir=state) as stack:
+        s3, bucket = client(stack, "s3"), stack.sync_env["SYNC_EXPORT_BUCKET"]
+        s3.put_object(Bucket=bucket, Key="orders/export.csv", Body=b"order_id\n1\n")
+        syncs, runs = DynamoSyncStore(client=client(stack)), DynamoRunStore(client=client(stack))
+        syncs.create({"profile_id": "p", "sync_id": "s", "version": 1, "name": "n"})
+        assert syncs.lock_run("p", "s", "run_1", until=2e9, now=1e9) is None
+        runs.create_run({"sync_id": "s", "run_id": "run_1", "profile_id": "p", "status": "running",
+                         "mode": "dry_run", "started_at": "2026-12-02T10:00:00.000Z", "ttl": 4e9})
+        runs.create_run({"sync_id": "s", "run_id": "run_0", "profile_id": "p", "status": "succeeded",
+                         "mode": "dry_run", "started_at": "2026-12-02T09:00:00.000Z", "ttl": 4e9})
+        assert not any("StartExecution" in t for t in targets(state))
+    with EmbeddedStack(state_dir=state) as stack:
+        body = client(stack, "s3").get_object(Bucket=bucket, Key="orders/export.csv")["Body"].read()
+        assert body == b"order_id\n1\n"
+        machines = client(stack, "stepfunctions").list_state_machines()["stateMachines"]
+        assert [m["stateMachineArn"] for m in machines] == [stack.sync_env["SYNC_STATE_MACHINE_ARN"]]
+        syncs, runs = DynamoSyncStore(client=client(stack)), DynamoRunStore(client=client(stack))
+        ended = runs.get_run("s", "run_1")
+        assert ended is not None and ended["status"] == "failed"
+        assert "stopped during the run" in ended["error"]["message"]
+        assert runs.get_run("s", "run_0")["status"] == "succeeded"  # type: ignore[index]
+        sync = syncs.get("p", "s")
+        assert sync is not None and "active_run" not in sync
+        assert sync["last_run"]["run_id"] == "run_1" and sync["last_run"]["status"] == "failed"
+        assert syncs.lock_run("p", "s", "run_2", until=2e9, now=1e9) is None  # the next run may start

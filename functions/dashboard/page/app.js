@@ -322,9 +322,17 @@
         var run = sync.last_run || {};
         var tr = tbody.insertRow();
         tr.insertCell().textContent = sync.name || sync.sync_id;
-        tr.insertCell().textContent = sync.source && typeof sync.source === "object" ? (sync.source.kind || sync.source.type || "") : (sync.source || "");
-        tr.insertCell().textContent = sync.schedule || "manual";
-        tr.insertCell().appendChild(run.status ? pill(run.status, run.status === "succeeded" ? "ok" : (run.status === "failed" ? "bad" : "warn")) : el("span", "never", "note"));
+        var source = sync.source || {};
+        tr.insertCell().textContent = [source.type, source.format].filter(Boolean).join(" · ");
+        tr.cells[1].title = source.uri || source.output || "";
+        tr.insertCell().textContent = (sync.schedule || "on demand") + (sync.enabled === false ? " (disabled)" : "");
+        var last = tr.insertCell();
+        if (run.status) {
+          last.appendChild(pill(run.status, run.status === "succeeded" ? "ok" : (run.status === "failed" || run.status === "refused" ? "bad" : "warn")));
+          last.appendChild(document.createTextNode(" · " + (run.mode || sync.mode) + " · " + (run.events_sent || 0) + " sent"));
+        } else {
+          last.appendChild(el("span", sync.running_run ? "running" : "never", "note"));
+        }
         tr.insertCell().textContent = (run.finished_at || run.started_at || "").replace("T", " ").replace("Z", "");
       });
       box.appendChild(table);

@@ -20,6 +20,7 @@ from capi_writeback import exceptions as ex
 from capi_writeback.rails.breaker.exceptions import CircuitOpen
 from capi_writeback.rails.event_ledger.exceptions import EventInProgress
 from capi_writeback.rails.idempotency.exceptions import InProgress, KeyReused
+from capi_writeback.syncs import exceptions as sync_ex
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,21 @@ ERRORS: dict[str, ErrorSpec] = {
     "META_CONNECTION_REJECTED": ErrorSpec(
         422, "Meta refused the connection check: the access token or the pixel id is not valid.",
         "See details for Meta's code; generate a token in Events Manager for this pixel and connect again."),
+    "SYNC_NOT_FOUND": ErrorSpec(
+        404, "No such sync for this profile.",
+        "Check the sync_id: GET /v1/profiles/{profile_id}/syncs lists the profile's syncs."),
+    "SYNC_RUN_NOT_FOUND": ErrorSpec(
+        404, "No such run of this sync (runs are kept 30 days).",
+        "Check the run_id: GET .../syncs/{sync_id}/runs lists the sync's runs."),
+    "SYNC_RUN_IN_PROGRESS": ErrorSpec(
+        409, "A run of this sync is in progress; a second one is not started.",
+        "Wait for the run named in details to finish (GET .../runs/{run_id}), then start another."),
+    "SYNC_DISABLED": ErrorSpec(
+        409, "The sync is disabled: its schedule is paused and runs are refused.",
+        "Enable it (PATCH .../syncs/{sync_id} with enabled: true), then start the run."),
+    "SYNC_CHANGED": ErrorSpec(
+        409, "The sync was changed by someone else while you changed it; nothing was saved.",
+        "Read it again (GET .../syncs/{sync_id}) and repeat your change."),
     "NOT_FOUND": ErrorSpec(
         404, "No such route.",
         "Check the method and path against /v1/openapi.json."),
@@ -179,6 +195,11 @@ SPEC_TYPES: dict[type[BaseException], str] = {
     InProgress: "CONFIRM_IN_PROGRESS",
     EventInProgress: "CONFIRM_IN_PROGRESS",  # the same single event, being sent now (SPEC §8)
     CircuitOpen: "CIRCUIT_OPEN",
+    sync_ex.SyncNotFound: "SYNC_NOT_FOUND",
+    sync_ex.RunNotFound: "SYNC_RUN_NOT_FOUND",
+    sync_ex.RunInProgress: "SYNC_RUN_IN_PROGRESS",
+    sync_ex.SyncDisabled: "SYNC_DISABLED",
+    sync_ex.SyncChanged: "SYNC_CHANGED",
 }
 
 

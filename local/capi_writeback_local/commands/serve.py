@@ -1,7 +1,9 @@
 """`capi-writeback serve`: the HTTP API of SPEC §3 on 127.0.0.1 over the embedded stack (SPEC §7).
 
 The first stdout line is one JSON object {"api_url", "token", "profile_id", "pixel_id", "mcp_url",
-"read_token"} (`read_token`: a member's token with only mcp:read); everything
+"read_token", "aws_endpoint"} (`read_token`: a member's token with only mcp:read; `aws_endpoint`: the
+embedded AWS, e.g. `aws --endpoint-url <it> s3 cp export.csv s3://capi-writeback-sync-export/...`
+for a sync to read; null with --aws); everything
 after it (access log, handler logs) goes to stderr, so a caller can read that line and never has to
 drain stdout. SIGTERM or SIGINT stop it cleanly (exit 0): HTTP server, Meta emulator and moto.
 `--state DIR` keeps the embedded stack's data in DIR (local_api.py, state.py); without it, the data

@@ -1,0 +1,1 @@
+"""Persistence of the syncs: the protocols (`base`), DynamoDB (`dynamodb`), memory (`memory`)."""

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 
 MIN_RATE_MINUTES = 5
-_RATE = re.compile(r"^rate\((\d{1,6}) (minute|minutes|hour|hours|day|days)\)$")
-_CRON = re.compile(r"^cron\((.*)\)$")
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#-]+$")
+_RATE = re.compile(r"rate\((\d{1,6}) (minute|minutes|hour|hours|day|days)\)")  # fullmatch: no "\n" after
+_CRON = re.compile(r"cron\((.*)\)")
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*?,/#-]+")
 _MINUTES = {"minute": 1, "hour": 60, "day": 1440}
 _EXAMPLES = "e.g. rate(15 minutes), rate(1 hour) or cron(0/30 * * * ? *)"
 
@@ -24,7 +24,7 @@ def schedule_problem(expression: str) -> str | None:
     text = expression.strip()
     if text != expression or not text:
         return f"write the expression without surrounding blanks, {_EXAMPLES}"
-    rate = _RATE.match(text)
+    rate = _RATE.fullmatch(text)
     if rate:
         amount, unit = int(rate.group(1)), rate.group(2)
         singular = unit.rstrip("s")
@@ -38,13 +38,13 @@ def schedule_problem(expression: str) -> str | None:
         return None
     if text.startswith("rate("):
         return f"a rate is rate(<number> minutes|hours|days), {_EXAMPLES}"
-    cron = _CRON.match(text)
+    cron = _CRON.fullmatch(text)
     if cron:
         parts = cron.group(1).split(" ")
         if len(parts) != 6:
             return ("a cron expression has six fields: minutes hours day-of-month month day-of-week year, "
                     f"{_EXAMPLES}")
-        if not all(_CRON_FIELD.match(p) for p in parts):
+        if not all(_CRON_FIELD.fullmatch(p) for p in parts):
             return "a cron field holds digits, names, and , - * ? / L W # only"
         if (parts[2] == "?") == (parts[4] == "?"):
             return "exactly one of day-of-month and day-of-week must be ?"

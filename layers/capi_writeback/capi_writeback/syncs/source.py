@@ -29,8 +29,8 @@ PART_BYTES = 128 * 1024 * 1024
 MAX_ITEMS = 10_000
 HEADER_PROBE_BYTES = 64 * 1024
 _READ_BYTES = 256 * 1024
-_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.*)$")
-_SKIPPED_NAMES = re.compile(r"(^|/)[_.][^/]*$|\.metadata$|manifest(\.json)?$")
+_URI = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.*)")  # fullmatch: no "\n" after
+_SKIPPED_NAMES = re.compile(r"(^|/)[_.][^/]*\Z|\.metadata\Z|manifest(\.json)?\Z")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class S3Location:
 
 def parse_uri(uri: str) -> S3Location:
     """`s3://bucket/prefix` -> S3Location; ValueError saying what is wrong."""
-    found = _URI.match(uri.strip()) if isinstance(uri, str) else None
+    found = _URI.fullmatch(uri.strip()) if isinstance(uri, str) else None
     if not found or ".." in found.group(1):
         raise ValueError("must be s3://<bucket>/<prefix>, e.g. s3://acme-exports/conversions/")
     return S3Location(found.group(1), found.group(2))

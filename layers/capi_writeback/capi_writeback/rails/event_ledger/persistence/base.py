@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from capi_writeback.store._leased import IN_PROGRESS as IN_PROGRESS  # held under a lease (store/_leased.py)
+
 # Record states (the confirm ledger's names).
-IN_PROGRESS = "INPROGRESS"
 COMPLETED = "COMPLETED"
 RELEASED = "RELEASED"  # the send failed: the next call with this event sends it again
 

@@ -2,17 +2,16 @@
 with `event#` (the confirm's start with `confirm#`, so the two never meet, and IAM can grant the
 events function the `event#` items only). The confirm ledger's attribute names (Powertools' `id`,
 `status`, `validation` = content hash, `data` = result (zlib JSON), TTL `expiration`), plus `owner`,
-`lease_expires_at`, `attempts`. Every transition is one conditional write."""
+`lease_expires_at`, `attempts`. Every transition is one conditional write (`store/_leased.py`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from capi_writeback.rails.event_ledger.persistence.base import IN_PROGRESS, EventRecord
-from capi_writeback.store._dynamo import Backend, is_condition_failure, num, pack, unpack
-
-_NAMES = {"#status": "status", "#owner": "owner", "#exp": "expiration"}
+from capi_writeback.rails.event_ledger.persistence.base import EventRecord
+from capi_writeback.store._dynamo import num, pack, unpack
+from capi_writeback.store._leased import DynamoLeasedRecords
 
 
 def _item(record: EventRecord) -> dict[str, Any]:
@@ -46,72 +45,23 @@ def _record(item: Mapping[str, Any]) -> EventRecord:
     )
 
 
-class DynamoEventLedgerStore(Backend):
+class DynamoEventLedgerStore(DynamoLeasedRecords[EventRecord]):
     """EventLedgerStore on IDEMPOTENCY_TABLE."""
 
     env_var = "IDEMPOTENCY_TABLE"
 
-    def create(self, record: EventRecord, now: float) -> EventRecord | None:
-        try:
-            self.ddb.put_item(
-                TableName=self.table, Item=_item(record),
-                ConditionExpression="attribute_not_exists(#id) OR #exp <= :now",
-                ExpressionAttributeNames={"#id": "id", "#exp": "expiration"},
-                ExpressionAttributeValues={":now": num(int(now))},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD")
-            return None
-        except Exception as exc:
-            if not is_condition_failure(exc):
-                raise
-            old = getattr(exc, "response", {}).get("Item")
-        if not old:  # pragma: no cover - DynamoDB returns ALL_OLD here; be safe anyway
-            found = self.get(record.id, now)
-            return found if found is not None else self.create(record, now)
-        return _record(old)
+    def _item(self, record: EventRecord) -> dict[str, Any]:
+        return _item(record)
 
-    def get(self, record_id: str, now: float) -> EventRecord | None:
-        item = self.ddb.get_item(TableName=self.table, Key={"id": {"S": record_id}},
-                                 ConsistentRead=True).get("Item")
-        record = _record(item) if item else None
-        return record if record is not None and record.expiration > now else None  # TTL may lag
-
-    def take_over(self, record: EventRecord, owner: str, lease_expires_at: float,
-                  expiration: float) -> EventRecord | None:
-        try:
-            response = self.ddb.update_item(
-                TableName=self.table, Key={"id": {"S": record.id}},
-                UpdateExpression="SET #status = :running, #owner = :new, lease_expires_at = :lease, "
-                                 "#exp = :exp ADD attempts :one",
-                ConditionExpression="#owner = :old AND #status = :was",
-                ExpressionAttributeNames=_NAMES,
-                ExpressionAttributeValues={
-                    ":running": {"S": IN_PROGRESS}, ":new": {"S": owner}, ":old": {"S": record.owner},
-                    ":was": {"S": record.status}, ":lease": num(lease_expires_at),
-                    ":exp": num(int(expiration)), ":one": {"N": "1"}},
-                ReturnValues="ALL_NEW")
-        except Exception as exc:
-            if is_condition_failure(exc):
-                return None
-            raise
-        return _record(response["Attributes"])
+    def _record(self, item: Mapping[str, Any]) -> EventRecord:
+        return _record(item)
 
     def close(self, record_id: str, owner: str, status: str, result: Mapping[str, Any] | None,
               expiration: float) -> bool:
-        names = dict(_NAMES)
-        values: dict[str, Any] = {":status": {"S": status}, ":exp": num(int(expiration)),
-                                  ":owner": {"S": owner}, ":running": {"S": IN_PROGRESS}}
-        update = "SET #status = :status, #exp = :exp"
+        update, names = "SET #status = :status, #exp = :exp", {}
+        values: dict[str, Any] = {":status": {"S": status}, ":exp": num(int(expiration))}
         if result is not None:
             values[":data"] = {"B": pack(dict(result))}
             update += ", #data = :data"
             names["#data"] = "data"
-        try:
-            self.ddb.update_item(
-                TableName=self.table, Key={"id": {"S": record_id}}, UpdateExpression=update,
-                ConditionExpression="#owner = :owner AND #status = :running",
-                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
-        except Exception as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._if_owner(record_id, owner, update, names, values)

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from capi_writeback.store._leased import IN_PROGRESS as IN_PROGRESS  # held under a lease (store/_leased.py)
+
 # Record states (Powertools' names for the two it shares).
-IN_PROGRESS = "INPROGRESS"
 COMPLETED = "COMPLETED"
 RELEASED = "RELEASED"  # an attempt ended failed/partially_failed: free to resume with the same key
 

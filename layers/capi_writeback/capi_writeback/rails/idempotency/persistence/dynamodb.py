@@ -1,6 +1,7 @@
 """The confirm ledger on IDEMPOTENCY_TABLE (Powertools' layout: `id`, `status`, `validation`,
 `data`, TTL `expiration`), plus one item per accepted batch (`<record id>#batch#<index>`, tagged
-with the record's generation). Every transition is one conditional write."""
+with the record's generation). Every transition is one conditional write (the lease rules shared with
+the event ledger: `store/_leased.py`)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from capi_writeback.rails.idempotency.persistence.base import (
     PINNED,
     LedgerRecord,
 )
-from capi_writeback.store._dynamo import Backend, batch_get, is_condition_failure, num, pack, unpack
+from capi_writeback.store._dynamo import batch_get, is_condition_failure, num, pack, unpack
+from capi_writeback.store._leased import DynamoLeasedRecords
 
 MAX_RESULT_BYTES = 350_000  # a DynamoDB item holds 400 KB; leave room for the other attributes
-_NAMES = {"#status": "status", "#owner": "owner", "#exp": "expiration"}
 
 
 def _item(record: LedgerRecord) -> dict[str, Any]:
@@ -66,56 +67,16 @@ def _batch_id(record_id: str, index: int) -> str:
     return f"{record_id}#batch#{index}"
 
 
-class DynamoLedgerStore(Backend):
+class DynamoLedgerStore(DynamoLeasedRecords[LedgerRecord]):
     """LedgerStore on IDEMPOTENCY_TABLE."""
 
     env_var = "IDEMPOTENCY_TABLE"
 
-    def create(self, record: LedgerRecord, now: float) -> LedgerRecord | None:
-        try:
-            self.ddb.put_item(
-                TableName=self.table, Item=_item(record),
-                ConditionExpression="attribute_not_exists(#id) OR #exp <= :now",
-                ExpressionAttributeNames={"#id": "id", "#exp": "expiration"},
-                ExpressionAttributeValues={":now": num(int(now))},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD")
-            return None
-        except Exception as exc:
-            if not is_condition_failure(exc):
-                raise
-            old = getattr(exc, "response", {}).get("Item")
-        if not old:  # pragma: no cover - DynamoDB always returns ALL_OLD here; be safe anyway
-            old = self.ddb.get_item(TableName=self.table, Key={"id": {"S": record.id}},
-                                    ConsistentRead=True).get("Item")
-            if not old:
-                return self.create(record, now)
-        return _record(old)
+    def _item(self, record: LedgerRecord) -> dict[str, Any]:
+        return _item(record)
 
-    def get(self, record_id: str, now: float) -> LedgerRecord | None:
-        item = self.ddb.get_item(TableName=self.table, Key={"id": {"S": record_id}},
-                                 ConsistentRead=True).get("Item")
-        record = _record(item) if item else None
-        return record if record is not None and record.expiration > now else None  # TTL may lag
-
-    def take_over(self, record: LedgerRecord, owner: str, lease_expires_at: float,
-                  expiration: float) -> LedgerRecord | None:
-        try:
-            response = self.ddb.update_item(
-                TableName=self.table, Key={"id": {"S": record.id}},
-                UpdateExpression="SET #status = :running, #owner = :new, lease_expires_at = :lease, "
-                                 "#exp = :exp ADD attempts :one",
-                ConditionExpression="#owner = :old AND #status = :was",
-                ExpressionAttributeNames=_NAMES,
-                ExpressionAttributeValues={
-                    ":running": {"S": IN_PROGRESS}, ":new": {"S": owner}, ":old": {"S": record.owner},
-                    ":was": {"S": record.status}, ":lease": num(lease_expires_at),
-                    ":exp": num(int(expiration)), ":one": {"N": "1"}},
-                ReturnValues="ALL_NEW")
-        except Exception as exc:
-            if is_condition_failure(exc):
-                return None
-            raise
-        return _record(response["Attributes"])
+    def _record(self, item: Mapping[str, Any]) -> LedgerRecord:
+        return _record(item)
 
     def pin(self, record_id: str, owner: str, payload_hash: str, batch_count: int) -> str:
         try:
@@ -154,19 +115,8 @@ class DynamoLedgerStore(Backend):
         })
         if lease_expires_at is None:
             return True
-        try:
-            self.ddb.update_item(
-                TableName=self.table, Key={"id": {"S": record_id}},
-                UpdateExpression="SET lease_expires_at = :lease, #exp = :exp",
-                ConditionExpression="#owner = :owner AND #status = :running",
-                ExpressionAttributeNames=_NAMES,
-                ExpressionAttributeValues={":lease": num(lease_expires_at), ":exp": num(int(expiration)),
-                                           ":owner": {"S": owner}, ":running": {"S": IN_PROGRESS}})
-        except Exception as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._if_owner(record_id, owner, "SET lease_expires_at = :lease, #exp = :exp", {},
+                              {":lease": num(lease_expires_at), ":exp": num(int(expiration))})
 
     def done_batches(self, record_id: str, generation: str, batch_count: int,
                      now: float) -> dict[int, dict[str, Any]]:
@@ -177,11 +127,9 @@ class DynamoLedgerStore(Backend):
 
     def close(self, record_id: str, owner: str, status: str, last_status: str,
               result: Mapping[str, Any] | None, expiration: float) -> bool:
-        names = dict(_NAMES)
+        update, names = "SET #status = :status, last_status = :last, #exp = :exp", {}
         values: dict[str, Any] = {":status": {"S": status}, ":last": {"S": last_status},
-                                  ":exp": num(int(expiration)), ":owner": {"S": owner},
-                                  ":running": {"S": IN_PROGRESS}}
-        update = "SET #status = :status, last_status = :last, #exp = :exp"
+                                  ":exp": num(int(expiration))}
         if result is not None:
             blob = pack(dict(result))
             if len(blob) > MAX_RESULT_BYTES:
@@ -189,13 +137,4 @@ class DynamoLedgerStore(Backend):
             values[":data"] = {"B": blob}
             update += ", #data = :data"
             names["#data"] = "data"
-        try:
-            self.ddb.update_item(
-                TableName=self.table, Key={"id": {"S": record_id}}, UpdateExpression=update,
-                ConditionExpression="#owner = :owner AND #status = :running",
-                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
-        except Exception as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
+        return self._if_owner(record_id, owner, update, names, values)

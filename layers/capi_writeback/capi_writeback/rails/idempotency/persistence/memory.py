@@ -4,7 +4,6 @@ tools that need no AWS)."""
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,41 +14,16 @@ from capi_writeback.rails.idempotency.persistence.base import (
     PINNED,
     LedgerRecord,
 )
+from capi_writeback.store._leased import MemoryLeasedRecords
 from capi_writeback.store._memory import json_copy
 
 
-class MemoryLedgerStore:
+class MemoryLedgerStore(MemoryLeasedRecords[LedgerRecord]):
     """LedgerStore in a dict."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.records: dict[str, LedgerRecord] = {}
+        super().__init__()
         self.batches: dict[tuple[str, int], tuple[str, float, dict[str, Any]]] = {}
-
-    def create(self, record: LedgerRecord, now: float) -> LedgerRecord | None:
-        with self._lock:
-            old = self.records.get(record.id)
-            if old is not None and old.expiration > now:
-                return old
-            self.records[record.id] = record
-            return None
-
-    def get(self, record_id: str, now: float) -> LedgerRecord | None:
-        with self._lock:
-            record = self.records.get(record_id)
-            return record if record is not None and record.expiration > now else None
-
-    def take_over(self, record: LedgerRecord, owner: str, lease_expires_at: float,
-                  expiration: float) -> LedgerRecord | None:
-        with self._lock:
-            current = self.records.get(record.id)
-            if current is None or current.owner != record.owner or current.status != record.status:
-                return None
-            new = dataclasses.replace(current, status=IN_PROGRESS, owner=owner,
-                                      lease_expires_at=lease_expires_at, expiration=expiration,
-                                      attempts=current.attempts + 1)
-            self.records[record.id] = new
-            return new
 
     def pin(self, record_id: str, owner: str, payload_hash: str, batch_count: int) -> str:
         with self._lock:
@@ -66,14 +40,9 @@ class MemoryLedgerStore:
                   summary: Mapping[str, Any], lease_expires_at: float | None, expiration: float) -> bool:
         with self._lock:
             self.batches[(record_id, index)] = (generation, expiration, json_copy(dict(summary)))
-            if lease_expires_at is None:
-                return True
-            current = self.records.get(record_id)
-            if current is None or current.owner != owner or current.status != IN_PROGRESS:
-                return False
-            self.records[record_id] = dataclasses.replace(current, lease_expires_at=lease_expires_at,
-                                                          expiration=expiration)
+        if lease_expires_at is None:
             return True
+        return self._if_owner(record_id, owner, lease_expires_at=lease_expires_at, expiration=expiration)
 
     def done_batches(self, record_id: str, generation: str, batch_count: int,
                      now: float) -> dict[int, dict[str, Any]]:
@@ -87,12 +56,6 @@ class MemoryLedgerStore:
 
     def close(self, record_id: str, owner: str, status: str, last_status: str,
               result: Mapping[str, Any] | None, expiration: float) -> bool:
-        stored = json_copy(dict(result)) if result is not None else None
-        with self._lock:
-            current = self.records.get(record_id)
-            if current is None or current.owner != owner or current.status != IN_PROGRESS:
-                return False
-            self.records[record_id] = dataclasses.replace(
-                current, status=status, last_status=last_status, expiration=expiration,
-                result=stored if stored is not None else current.result)
-            return True
+        kept = {"result": json_copy(dict(result))} if result is not None else {}
+        return self._if_owner(record_id, owner, status=status, last_status=last_status,
+                              expiration=expiration, **kept)

@@ -42,7 +42,9 @@ from .errors import (
     MetaError,
     MetaRejectedError,
     MetaUnavailableError,
+    json_or_none,
     parse_error_body,
+    transport_error,
 )
 from .isolation import Abort, isolate
 from .results import BatchResult, RejectedEvent
@@ -383,12 +385,8 @@ class MetaClient:
         try:
             response = self._http.request("POST", run.url, body=body)
         except urllib3.exceptions.HTTPError as exc:
-            kind = "timed out" if isinstance(exc, urllib3.exceptions.TimeoutError) else "network error"
-            raise MetaError(f"Meta request {kind} ({type(exc).__name__})", is_transient=True) from None
-        try:
-            parsed: Any = json.loads(response.data) if response.data else None
-        except ValueError:
-            parsed = None
+            raise transport_error(exc) from None
+        parsed: Any = json_or_none(response.data)
         if 200 <= response.status < 300:
             return parsed if isinstance(parsed, dict) else {}
         raise parse_error_body(parsed, response.status, scrub=credentials.access_token)

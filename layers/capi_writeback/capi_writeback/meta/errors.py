@@ -7,6 +7,7 @@ table that turns a Meta code into advice for a person.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 # (code, subcode) -> fix hint; (code, None) is the hint for any subcode of that code.
@@ -159,6 +160,23 @@ def caller_details(error: BaseException) -> dict[str, Any]:
 # Throttling codes get a longer backoff (see retry.py); kept here so MetaError can name them.
 THROTTLE_CODES: frozenset[int] = frozenset({4, 17, 32, 613, 80004})
 AUTH_CODES: frozenset[int] = frozenset({190, 102})
+
+
+def transport_error(exc: BaseException) -> MetaError:
+    """A request that got no answer from Meta (urllib3's errors): transient, named without its text
+    (which may hold the URL)."""
+    import urllib3
+
+    kind = "timed out" if isinstance(exc, urllib3.exceptions.TimeoutError) else "network error"
+    return MetaError(f"Meta request {kind} ({type(exc).__name__})", is_transient=True)
+
+
+def json_or_none(data: bytes | None) -> Any:
+    """Meta's answer body parsed, or None when it is empty or not JSON (an HTML error page)."""
+    try:
+        return json.loads(data) if data else None
+    except ValueError:
+        return None
 
 
 def parse_error_body(body: Any, http_status: int, *, scrub: str | None = None) -> MetaError:

@@ -10,7 +10,6 @@ Nothing here logs a URL, a header or a token; Meta's error text is scrubbed of t
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -32,7 +31,9 @@ from .errors import (
     MetaError,
     MetaRejectedError,
     MetaUnavailableError,
+    json_or_none,
     parse_error_body,
+    transport_error,
 )
 
 logger = Logger(service=SERVICE, child=True)
@@ -109,12 +110,8 @@ class GraphReader:
         try:
             response = self._http.request("GET", url, headers=dict(headers))
         except urllib3.exceptions.HTTPError as exc:
-            kind = "timed out" if isinstance(exc, urllib3.exceptions.TimeoutError) else "network error"
-            raise MetaError(f"Meta request {kind} ({type(exc).__name__})", is_transient=True) from None
-        try:
-            parsed: Any = json.loads(response.data) if response.data else None
-        except ValueError:
-            parsed = None
+            raise transport_error(exc) from None
+        parsed: Any = json_or_none(response.data)
         if 200 <= response.status < 300 and isinstance(parsed, dict):
             return parsed
         if 200 <= response.status < 300:

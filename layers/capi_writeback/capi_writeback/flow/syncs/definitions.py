@@ -73,14 +73,14 @@ def create_sync(call: Call, request: SyncCreate, services: SyncServices | None =
 
 def list_syncs(call: Call, services: SyncServices | None = None) -> dict[str, Any]:
     services = services or default_sync_services()
-    access = _reader(services, call)
+    access = reader_access(services, call)
     now = services.clock()
     return {"items": [sync_out(item, now) for item in services.syncs.list(access.profile_id)]}
 
 
 def get_sync(call: Call, sync_id: str, services: SyncServices | None = None) -> dict[str, Any]:
     services = services or default_sync_services()
-    access = _reader(services, call)
+    access = reader_access(services, call)
     return sync_out(stored_sync(services, access.profile_id, sync_id), services.clock(), call.request_id)
 
 
@@ -138,7 +138,8 @@ def stored_sync(services: SyncServices, profile_id: str, sync_id: str) -> dict[s
     return item
 
 
-def _reader(services: SyncServices, call: Call) -> Access:
+def reader_access(services: SyncServices, call: Call) -> Access:
+    """Reading a profile's syncs or their runs: mcp:read or mcp:write, any role."""
     return check_access(services.base.directory, call.principal, call.profile_id,
                         scopes=(READ_SCOPE, WRITE_SCOPE), roles=READER_ROLES, writeback=False,
                         connection=False)

@@ -22,9 +22,9 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from capi_writeback.auth import READ_SCOPE, WRITE_SCOPE, WRITER_ROLES, Access, check_access
+from capi_writeback.auth import WRITE_SCOPE, WRITER_ROLES, check_access
 from capi_writeback.exceptions import CapiWritebackError, InvalidRequest
-from capi_writeback.flow.syncs.definitions import READER_ROLES, stored_sync
+from capi_writeback.flow.syncs.definitions import reader_access, stored_sync
 from capi_writeback.flow.syncs.services import SyncServices, default_sync_services
 from capi_writeback.flow.trail import Call, record_refusal
 from capi_writeback.observability import logger
@@ -109,7 +109,7 @@ def list_runs(call: Call, sync_id: str, limit: int, cursor: str | None,
               services: SyncServices | None = None) -> dict[str, Any]:
     """The sync's runs, newest first (those kept: RUN_TTL_SECONDS), `next` for the next page."""
     services = services or default_sync_services()
-    access = _reader(services, call)
+    access = reader_access(services, call)
     stored_sync(services, access.profile_id, sync_id)
     before = _decode(cursor, sync_id, "run") if cursor else None
     if before is not None and not isinstance(before, str):
@@ -124,7 +124,7 @@ def list_runs(call: Call, sync_id: str, limit: int, cursor: str | None,
 def get_run(call: Call, sync_id: str, run_id: str, services: SyncServices | None = None) -> dict[str, Any]:
     """One run's report; while it runs, the counts of the items finished so far."""
     services = services or default_sync_services()
-    access = _reader(services, call)
+    access = reader_access(services, call)
     stored_sync(services, access.profile_id, sync_id)
     return report_of(services, _run(services, sync_id, run_id), live=True)
 
@@ -136,7 +136,7 @@ def run_rows(call: Call, sync_id: str, run_id: str, cursor: str | None, outcome:
     from capi_writeback.syncs.outcomes import as_dict
 
     services = services or default_sync_services()
-    access = _reader(services, call)
+    access = reader_access(services, call)
     stored_sync(services, access.profile_id, sync_id)
     _run(services, sync_id, run_id)
     after = _decode(cursor, f"{sync_id}/{run_id}", "rows") if cursor else None
@@ -178,12 +178,6 @@ def _run(services: SyncServices, sync_id: str, run_id: str) -> dict[str, Any]:
     if record is None:
         raise RunNotFound()
     return record
-
-
-def _reader(services: SyncServices, call: Call) -> Access:
-    return check_access(services.base.directory, call.principal, call.profile_id,
-                        scopes=(READ_SCOPE, WRITE_SCOPE), roles=READER_ROLES, writeback=False,
-                        connection=False)
 
 
 def _encode(scope: str, kind: str, position: Any) -> str:

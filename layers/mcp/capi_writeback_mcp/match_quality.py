@@ -2,7 +2,7 @@
 same flow function as GET /v1/profiles/{profile_id}/quality.
 
 Read-only: Meta's Event Match Quality (0-10) per event name with match-key coverage and freshness,
-beside our own pre-send great/good/weak counts of the recent confirms. Registered by `tools.tools()`.
+beside our own pre-send great/good/weak counts of the recent confirms. Listed by `tools.tools()`.
 Like every tool it never raises: a refusal is an isError result holding the SPEC §3.3 error body.
 """
 
@@ -20,8 +20,8 @@ from pydantic import ValidationError
 
 from capi_writeback_mcp import layer
 from capi_writeback_mcp.arguments import object_schema
+from capi_writeback_mcp.calls import Caller, caller_of, make_tool, raw_arguments
 from capi_writeback_mcp.results import refusal, success
-from capi_writeback_mcp.tools import Caller, _tool, caller_of, raw_arguments
 
 
 def get_match_quality(ctx: Context) -> CallToolResult:
@@ -67,7 +67,7 @@ def render(report: Mapping[str, Any]) -> str:
 def tool() -> Tool:
     schema = QualityQuery.model_json_schema()
     schema["additionalProperties"] = False
-    return _tool(get_match_quality, title="Match quality after the send",
+    return make_tool(get_match_quality, title="Match quality after the send",
                  annotations=ToolAnnotations(read_only_hint=True, destructive_hint=False,
                                              idempotent_hint=True, open_world_hint=True),
                  input_schema=schema, output_schema=object_schema(QualityReport))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from mcp.server import MCPServer
@@ -22,7 +21,8 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel
 
-from capi_writeback_mcp import arguments, layer, markdown
+from capi_writeback_mcp import arguments, layer, markdown, match_quality
+from capi_writeback_mcp.calls import Caller, caller_of, make_tool, raw_arguments
 from capi_writeback_mcp.results import refusal, success
 
 SERVER_NAME = "capi-writeback"
@@ -37,34 +37,6 @@ INSTRUCTIONS = (
     "per pixel_id + event_name + event_id, so a retry never double-counts). A refusal names what is "
     "missing and how to fix it (error.type, error.fix)."
 )
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling, as the TOKEN authorizer established it, and the API Gateway request id."""
-
-    principal: layer.Principal
-    request_id: str | None
-
-
-def caller_of(ctx: Context) -> Caller:
-    """The caller of this tool call, from the API Gateway event the ASGI adapter put in the scope."""
-    request = ctx.request_context.request
-    scope = getattr(request, "scope", None) or {}
-    event = scope.get("aws.event")
-    context = event.get("requestContext") if isinstance(event, Mapping) else None
-    if not isinstance(context, Mapping):
-        raise layer.Unauthenticated()
-    request_id = context.get("requestId")
-    return Caller(principal=layer.Principal.from_authorizer(context.get("authorizer")),
-                  request_id=str(request_id) if request_id else None)
-
-
-def raw_arguments(ctx: Context) -> dict[str, Any]:
-    """The call's arguments exactly as sent (the SDK's own parsing is bypassed: see arguments.py)."""
-    params = ctx.request_context.params or {}
-    value = params.get("arguments") if isinstance(params, Mapping) else None
-    return dict(value) if isinstance(value, Mapping) else {}
 
 
 Render = Callable[[Mapping[str, Any]], str]
@@ -183,17 +155,6 @@ def get_writeback_audit(ctx: Context) -> CallToolResult:
         return refusal(exc, caller.request_id if caller else None)
 
 
-def _tool(fn: Callable[..., CallToolResult], *, title: str, annotations: ToolAnnotations,
-          input_schema: dict[str, Any], output_schema: dict[str, Any]) -> Tool:
-    """A tool whose published schemas are the layer models' (the SDK would derive them from `fn`)."""
-    tool = Tool.from_function(fn, title=title, annotations=annotations)
-    tool.parameters = input_schema
-    # Advertised; the SDK validates structured content only against a model, and our results are
-    # built from the very models this schema comes from.
-    tool.fn_metadata.output_schema = output_schema
-    return tool
-
-
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
                             open_world_hint=False)
 SENDS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
@@ -202,23 +163,20 @@ SENDS = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_
 
 def tools() -> list[Tool]:
     """The tools of SPEC §9."""
-    from capi_writeback_mcp import match_quality  # SPEC §11.3, its own module (it imports this one)
-
     return [
-        _tool(whoami, title="Who am I, and what would stop a send", annotations=READ_ONLY,
-              input_schema=arguments.NO_ARGUMENTS,
-              output_schema=arguments.object_schema(layer.WhoamiResponse)),
-        _tool(send_meta_conversions, title="Send conversions to Meta (preview, dry-run, confirm)",
-              annotations=SENDS,
-              input_schema=arguments.send_input_schema(),
-              output_schema=arguments.object_schema(layer.PreviewResponse, layer.DryRunResponse,
-                                                    layer.ConfirmResponse)),
-        _tool(meta_send_conversion_event, title="Send one conversion event to Meta now", annotations=SENDS,
-              input_schema=arguments.event_input_schema(),
-              output_schema=arguments.object_schema(layer.SendEventResponse)),
-        _tool(get_writeback_audit, title="Write-back audit trail", annotations=READ_ONLY,
-              input_schema=arguments.audit_input_schema(),
-              output_schema=arguments.object_schema(layer.AuditPage)),
+        make_tool(whoami, title="Who am I, and what would stop a send", annotations=READ_ONLY,
+                  input_schema=arguments.NO_ARGUMENTS,
+                  output_schema=arguments.object_schema(layer.WhoamiResponse)),
+        make_tool(send_meta_conversions, title="Send conversions to Meta (preview, dry-run, confirm)",
+                  annotations=SENDS, input_schema=arguments.send_input_schema(),
+                  output_schema=arguments.object_schema(layer.PreviewResponse, layer.DryRunResponse,
+                                                        layer.ConfirmResponse)),
+        make_tool(meta_send_conversion_event, title="Send one conversion event to Meta now",
+                  annotations=SENDS, input_schema=arguments.event_input_schema(),
+                  output_schema=arguments.object_schema(layer.SendEventResponse)),
+        make_tool(get_writeback_audit, title="Write-back audit trail", annotations=READ_ONLY,
+                  input_schema=arguments.audit_input_schema(),
+                  output_schema=arguments.object_schema(layer.AuditPage)),
         match_quality.tool(),
     ]
 
